@@ -97,6 +97,9 @@ impl Builder {
             .set_linger(millis(self.linger))
             .map_err(Error::zmq("set ZMQ_LINGER"))?;
         let fd = socket.get_fd().map_err(Error::zmq("read ZMQ_FD"))?;
+        let socket_type = socket
+            .get_socket_type()
+            .map_err(Error::zmq("read ZMQ_TYPE"))?;
         let (wake, wake_source) = make_ping().map_err(Error::io("create the wake-up ping"))?;
         Ok(ZmqSource {
             // ZMQ_FD only signals changes: a socket that has messages waiting
@@ -109,6 +112,8 @@ impl Builder {
                 shared: Arc::new(Shared::new(self.capacity, wake)),
             },
             budget: self.budget,
+            // recv on these fails with ENOTSUP; they only ever send.
+            receives: !matches!(socket_type, zmq::PUB | zmq::PUSH),
         })
     }
 }
@@ -129,6 +134,7 @@ pub struct ZmqSource {
     wake_source: PingSource,
     handle: SocketHandle,
     budget: usize,
+    receives: bool,
 }
 
 impl ZmqSource {
@@ -228,75 +234,97 @@ impl ZmqSource {
     }
 
     /// Receives and sends until there is nothing left to do or the budget is
-    /// spent. This is where ZMQ_FD's edge triggering is dealt with:
+    /// spent. This is where ZMQ_FD's edge triggering is dealt with.
     ///
-    /// - ZMQ_FD fires when libzmq's command mailbox gets something, not when
-    ///   a message is ready, and reading ZMQ_EVENTS (or sending, or
-    ///   receiving) empties that mailbox. So the pump reads ZMQ_EVENTS at the
-    ///   top of every round, after every receive burst and before every send,
-    ///   and returns to the loop only after a read that reported nothing to
-    ///   do: then the mailbox is empty, and the next change will fire ZMQ_FD.
-    /// - A receive burst stops at EAGAIN, which libzmq only reports after
-    ///   processing its mailbox itself, so ending a burst that way loses
-    ///   nothing either.
-    /// - When the budget runs out with work left, no edge will come for that
-    ///   work, so the pump pings itself before returning.
+    /// ZMQ_FD fires when libzmq's command mailbox gets something, not when a
+    /// message is ready, and every use of the socket may empty that mailbox.
+    /// So the pump may go back to sleep only right after a call that emptied
+    /// the mailbox and found nothing to do; then the next change fires ZMQ_FD
+    /// again. Two calls do that: reading ZMQ_EVENTS, and a non-blocking recv
+    /// that fails with EAGAIN (libzmq processes its mailbox before giving up,
+    /// just as for ZMQ_EVENTS). The pump ends on one or the other:
+    ///
+    /// - a receive burst that ends in EAGAIN, with nothing queued to send:
+    ///   done, at no extra cost (the common case, and the fast one);
+    /// - otherwise ZMQ_EVENTS is read after the sends and receives, and the
+    ///   pump goes round again while it reports work;
+    /// - when the budget runs out first, no edge will come for the work left,
+    ///   so the pump pings itself before returning.
     fn pump<F>(&mut self, callback: &mut F) -> Result<(), Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
         let mut work = 0;
         loop {
+            if work >= self.budget {
+                self.handle.shared.wake();
+                return Ok(());
+            }
+            // Leave half of what is left to the queue, if it has messages, so
+            // that a busy socket still gets its replies out.
+            let left = self.budget - work;
+            let share = match self.handle.queued() > 0 {
+                true => left.div_ceil(2),
+                false => left,
+            };
+            let before = work;
+            let (received, stop) = self.receive(share, callback)?;
+            work += received;
+            let queued = self.handle.queued() > 0;
+            if stop == Stop::Drained && !queued {
+                return Ok(());
+            }
+            if queued {
+                work += self.send_queued(self.budget - work, callback)?;
+            }
             let events = self.handle.events()?;
             let readable = events.contains(zmq::POLLIN);
             let writable = events.contains(zmq::POLLOUT) && self.handle.queued() > 0;
             if !readable && !writable {
                 return Ok(());
             }
-            if work >= self.budget {
-                self.handle.shared.wake();
-                return Ok(());
-            }
-            let before = work;
-            if readable {
-                // Leave half the budget to the queue, so that a busy socket
-                // still gets its replies out.
-                let left = self.budget - work;
-                let share = if writable { left.div_ceil(2) } else { left };
-                work += self.receive(share, callback)?;
-            }
-            if writable {
-                work += self.send_queued(self.budget - work, callback)?;
-            }
             if work == before {
-                // ZMQ_EVENTS promised work that the socket then refused: try
-                // again on the next turn of the loop rather than spin here.
+                // ZMQ_EVENTS reports work that the socket just refused: try
+                // again on the loop's next turn rather than spin here.
                 self.handle.shared.wake();
                 return Ok(());
             }
         }
     }
 
-    /// Receives up to `limit` messages, stopping early when the socket has no
-    /// more. Returns how many it received.
-    fn receive<F>(&mut self, limit: usize, callback: &mut F) -> Result<usize, Error>
+    /// Receives up to `limit` messages, and says why it stopped.
+    fn receive<F>(&mut self, limit: usize, callback: &mut F) -> Result<(usize, Stop), Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
+        if !self.receives {
+            return Ok((0, Stop::NotItsTurn));
+        }
         let mut received = 0;
         while received < limit {
-            match recv_message(&self.handle.socket) {
-                Ok(message) => {
-                    received += 1;
-                    callback(Event::Message(message), &mut self.handle);
-                }
-                // EFSM: a REQ socket after its reply, or a REP socket whose
-                // request is still unanswered, cannot receive now.
-                Err(zmq::Error::EAGAIN | zmq::Error::EFSM) => break,
+            // The hot path of a busy socket: the message is built where it is
+            // received, and moved once, into the event.
+            let mut first = zmq::Message::new();
+            match self.handle.socket.recv(&mut first, zmq::DONTWAIT) {
+                Ok(()) => {}
+                Err(zmq::Error::EINTR) => continue,
+                Err(zmq::Error::EAGAIN) => return Ok((received, Stop::Drained)),
+                // A REQ socket after its reply, or a REP socket whose request
+                // is still unanswered, cannot receive now.
+                Err(zmq::Error::EFSM) => return Ok((received, Stop::NotItsTurn)),
                 Err(error) => return Err(Error::zmq("recv")(error)),
             }
+            let rest = match first.get_more() {
+                true => recv_rest(&self.handle.socket).map_err(Error::zmq("recv"))?,
+                false => Vec::new(),
+            };
+            received += 1;
+            callback(
+                Event::Message(Multipart::from_parts(first, rest)),
+                &mut self.handle,
+            );
         }
-        Ok(received)
+        Ok((received, Stop::Limit))
     }
 
     /// Sends up to `limit` queued messages, while the socket takes them.
@@ -473,6 +501,17 @@ impl fmt::Debug for SocketHandle {
     }
 }
 
+/// Why a receive burst stopped.
+#[derive(Debug, PartialEq, Eq)]
+enum Stop {
+    /// EAGAIN: nothing more to receive, and libzmq's mailbox was emptied.
+    Drained,
+    /// EFSM, or a socket that never receives: not its turn to receive.
+    NotItsTurn,
+    /// The burst reached its share of the budget.
+    Limit,
+}
+
 /// What became of the message at the front of the queue.
 enum Outcome {
     Sent,
@@ -533,26 +572,21 @@ fn send_frame(socket: &zmq::Socket, frame: &[u8], flags: i32) -> Result<(), zmq:
     }
 }
 
-/// Receives one whole message without blocking.
-fn recv_message(socket: &zmq::Socket) -> Result<Multipart, zmq::Error> {
-    let first = recv_frame(socket)?;
-    let mut more = first.get_more();
+/// Receives the frames after the first of a multipart message.
+fn recv_rest(socket: &zmq::Socket) -> Result<Vec<zmq::Message>, zmq::Error> {
     let mut rest = Vec::new();
-    while more {
-        // ZeroMQ delivers messages whole, so the other frames are here.
-        let frame = recv_frame(socket)?;
-        more = frame.get_more();
-        rest.push(frame);
-    }
-    Ok(Multipart::from_parts(first, rest))
-}
-
-fn recv_frame(socket: &zmq::Socket) -> Result<zmq::Message, zmq::Error> {
-    let mut frame = zmq::Message::new();
     loop {
+        let mut frame = zmq::Message::new();
+        // ZeroMQ delivers messages whole, so the other frames are here.
         match socket.recv(&mut frame, zmq::DONTWAIT) {
+            Ok(()) => {}
             Err(zmq::Error::EINTR) => continue,
-            outcome => return outcome.map(|()| frame),
+            Err(error) => return Err(error),
+        }
+        let more = frame.get_more();
+        rest.push(frame);
+        if !more {
+            return Ok(rest);
         }
     }
 }
