@@ -1,0 +1,95 @@
+//! Hello World server: request-reply (REP) on a calloop event loop.
+//!
+//! A port of `hwserver` from chapter 1 of the ZeroMQ guide ("Ask and Ye Shall
+//! Receive"). It binds a REP socket, prints each request it receives, does
+//! some "work", and replies "World". The guide's server sleeps to simulate the
+//! work; this one sets a calloop timer instead, so the loop stays free while
+//! it works and Ctrl-C stops the server at once, even in the middle of a
+//! request.
+//!
+//! Run it, then the client in a second terminal:
+//!
+//! ```text
+//! cargo run -p hwserver                 # --bind tcp://*:5555 --work-ms 1000
+//! cargo run -p hwclient
+//! ```
+
+use std::error::Error;
+use std::time::Duration;
+
+use calloop::EventLoop;
+use calloop::timer::{TimeoutAction, Timer};
+use clap::Parser;
+use zsource::{Event, ZmqSource};
+
+/// Replies "World" to every request, after some simulated work.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Endpoint to bind the REP socket to.
+    #[arg(long, default_value = "tcp://*:5555")]
+    bind: String,
+    /// Milliseconds of simulated work before each reply.
+    #[arg(long, default_value_t = 1000)]
+    work_ms: u64,
+}
+
+/// Requests are a few bytes. libzmq drops a peer that sends more than this,
+/// rather than buffering whatever it sends.
+const MAX_REQUEST_BYTES: i64 = 1024;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let args = Args::parse();
+
+    let context = zmq::Context::new();
+    let responder = context.socket(zmq::REP)?;
+    responder.set_maxmsgsize(MAX_REQUEST_BYTES)?;
+    responder
+        .bind(&args.bind)
+        .map_err(|e| format!("bind {}: {e}", args.bind))?;
+    // With a wildcard such as tcp://127.0.0.1:*, this says which port we got.
+    let endpoint = responder
+        .get_last_endpoint()?
+        .unwrap_or_else(|raw| String::from_utf8_lossy(&raw).into_owned());
+    eprintln!("listening on {endpoint}");
+
+    let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
+    let signal = event_loop.get_signal();
+    ctrlc::set_handler(move || {
+        signal.stop();
+        signal.wakeup();
+    })?;
+
+    let responder = ZmqSource::new(responder)?;
+    let replies = responder.sender();
+    let work = Duration::from_millis(args.work_ms);
+    let handle = event_loop.handle();
+    event_loop
+        .handle()
+        .insert_source(responder, move |event, _, _| match event {
+            Event::Message(request) => {
+                match request.single().map(std::str::from_utf8) {
+                    Some(Ok(text)) => println!("Received {text}"),
+                    // A REP socket must answer before it can hear the next
+                    // request, so a malformed one still gets its reply.
+                    _ => eprintln!("warning: skipping a malformed request: {request:?}"),
+                }
+                // Do some 'work': a timer sends the reply when it is done.
+                let replies = replies.clone();
+                let timer = Timer::from_duration(work);
+                let inserted = handle.insert_source(timer, move |_, _, _| {
+                    if let Err(e) = replies.try_send("World") {
+                        eprintln!("warning: reply not sent: {e}");
+                    }
+                    TimeoutAction::Drop
+                });
+                if let Err(e) = inserted {
+                    eprintln!("warning: cannot start the work timer: {e}");
+                }
+            }
+            Event::SendFailed { error, .. } => eprintln!("warning: reply not sent: {error}"),
+        })?;
+
+    event_loop.run(None, &mut (), |_| {})?;
+    Ok(())
+}
