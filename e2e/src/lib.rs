@@ -1,0 +1,352 @@
+//! The harness for the end-to-end tests: it runs the workspace's programs as
+//! real processes and watches what they print.
+//!
+//! - [`Process::start`] builds every program once per test binary (so the
+//!   tests run what `cargo build` makes), starts one, and collects its stdout
+//!   and stderr as they arrive.
+//! - [`Process::wait_for`] and friends wait for text with a deadline, and on
+//!   failure show everything the process printed.
+//! - [`Process::endpoint`] reads the `listening on` line, so servers bind
+//!   `tcp://127.0.0.1:*` and no test needs a fixed port.
+//! - Dropping a [`Process`] kills it, so a failing test leaves no orphans.
+#![warn(missing_docs)]
+
+use std::env;
+use std::fmt;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for a line before it gives up. Generous, since
+/// debug builds on a busy 2-core machine can be slow; a test that passes
+/// never waits this long.
+pub const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The directory cargo puts the workspace's programs in, for the profile
+/// these tests were built with.
+pub fn build_dir() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        // This test runs as target/<profile>/deps/<test>-<hash>.
+        let exe = env::current_exe().expect("the test's own path");
+        let dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps")
+            .to_path_buf();
+        let release = dir.file_name().is_some_and(|name| name == "release");
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--workspace", "--bins", "--quiet"]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --workspace --bins failed");
+        dir
+    })
+}
+
+/// The path of one of the workspace's programs, built.
+pub fn program(name: &str) -> PathBuf {
+    build_dir().join(name)
+}
+
+/// The workspace's root directory.
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("e2e sits in the workspace root")
+}
+
+/// Everything a process has printed so far.
+#[derive(Debug, Default)]
+pub struct Output {
+    /// Standard output, as text.
+    pub stdout: String,
+    /// Standard error, as text.
+    pub stderr: String,
+    /// How many of stdout and stderr have reached end of file.
+    closed: u8,
+    /// The exit status, once the process has exited.
+    status: Option<ExitStatus>,
+}
+
+impl fmt::Display for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--- stdout ---\n{}\n--- stderr ---\n{}\n--------------",
+            self.stdout, self.stderr
+        )
+    }
+}
+
+/// Which of a process's outputs to look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    output: Mutex<Output>,
+    changed: Condvar,
+}
+
+/// A running program. Dropping it kills the process.
+#[derive(Debug)]
+pub struct Process {
+    name: String,
+    pid: u32,
+    stdin: Option<ChildStdin>,
+    shared: Arc<Shared>,
+}
+
+impl Process {
+    /// Starts one of the workspace's programs with `args`.
+    pub fn start(name: &str, args: &[&str]) -> Process {
+        let mut command = Command::new(program(name));
+        command.args(args);
+        Process::spawn(name, command)
+    }
+
+    /// Starts any command, for scripts and foreign peers.
+    pub fn spawn(name: &str, mut command: Command) -> Process {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let shared = Arc::new(Shared::default());
+        let stdout = child.stdout.take().expect("piped stdout");
+        let stderr = child.stderr.take().expect("piped stderr");
+        collect(stdout, Stream::Stdout, Arc::clone(&shared));
+        collect(stderr, Stream::Stderr, Arc::clone(&shared));
+        let stdin = child.stdin.take();
+        let pid = child.id();
+        reap(child, Arc::clone(&shared));
+        Process {
+            name: name.to_string(),
+            pid,
+            stdin,
+            shared,
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.pid
+    }
+
+    /// A copy of everything printed so far.
+    pub fn output(&self) -> Output {
+        let output = self.lock();
+        Output {
+            stdout: output.stdout.clone(),
+            stderr: output.stderr.clone(),
+            closed: output.closed,
+            status: output.status,
+        }
+    }
+
+    /// Waits until `done` holds for the output, and returns what it returns.
+    /// Fails the test, showing all output, if that takes longer than
+    /// `timeout`.
+    pub fn wait_until<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut done: impl FnMut(&Output) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        let mut output = self.lock();
+        loop {
+            if let Some(found) = done(&output) {
+                return found;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            let why = if left.is_zero() {
+                format!("not seen within {timeout:?}")
+            } else if output.closed == 2 && output.status.is_some() {
+                format!("the process exited first ({:?})", output.status)
+            } else {
+                String::new()
+            };
+            if !why.is_empty() {
+                // Unlock before failing, so the lock is not poisoned for
+                // the drop that kills the process.
+                let shown = output.to_string();
+                drop(output);
+                panic!("{}: {what}: {why}\n{shown}", self.name);
+            }
+            output = self
+                .shared
+                .changed
+                .wait_timeout(output, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Waits for a line on `stream` that contains `text`, and returns it.
+    pub fn wait_for(&self, stream: Stream, text: &str) -> String {
+        self.wait_until(&format!("a line with {text:?}"), DEADLINE, |output| {
+            let lines = match stream {
+                Stream::Stdout => &output.stdout,
+                Stream::Stderr => &output.stderr,
+            };
+            complete_lines(lines)
+                .find(|line| line.contains(text))
+                .map(str::to_string)
+        })
+    }
+
+    /// Waits for the `listening on` line and returns its endpoint.
+    pub fn endpoint(&self) -> String {
+        self.endpoints(1).remove(0)
+    }
+
+    /// Waits for `count` `listening on` lines and returns their endpoints.
+    pub fn endpoints(&self, count: usize) -> Vec<String> {
+        self.wait_until(
+            &format!("{count} `listening on` lines"),
+            DEADLINE,
+            |output| {
+                let endpoints: Vec<String> = complete_lines(&output.stderr)
+                    .filter_map(|line| line.strip_prefix("listening on "))
+                    .map(str::to_string)
+                    .collect();
+                (endpoints.len() >= count).then_some(endpoints)
+            },
+        )
+    }
+
+    /// Writes `text` to the process's standard input.
+    pub fn write_stdin(&mut self, text: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(text.as_bytes()).expect("write stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Closes the process's standard input.
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Sends a signal (`"INT"`, `"TERM"`, `"STOP"`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        signal_pid(self.id(), signal);
+    }
+
+    /// Waits for the process to exit and its output to close, failing the
+    /// test if that takes longer than `timeout`. Afterwards
+    /// [`Process::output`] holds everything it printed.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        self.wait_until("exit", timeout, |output| {
+            output.status.filter(|_| output.closed == 2)
+        })
+    }
+
+    /// Waits for the process to exit and checks that it succeeded.
+    pub fn wait_success(&mut self, timeout: Duration) -> Output {
+        let status = self.wait_exit(timeout);
+        let output = self.output();
+        assert!(status.success(), "{}: {status}\n{output}", self.name);
+        output
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Output> {
+        lock(&self.shared)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let output = self.lock();
+        if output.status.is_none() {
+            // The reaper thread owns the child; it reaps it once killed.
+            let _ = Command::new("kill")
+                .args(["-KILL", &self.pid.to_string()])
+                .status();
+            let _ = self
+                .shared
+                .changed
+                .wait_timeout_while(output, DEADLINE, |output| output.status.is_none());
+        }
+    }
+}
+
+/// The lines of `text` that have their newline: a line still arriving may
+/// be cut short.
+pub fn complete_lines(text: &str) -> std::str::Lines<'_> {
+    text[..text.rfind('\n').map_or(0, |end| end + 1)].lines()
+}
+
+/// Locks the output, even if a failed test poisoned the lock: what was
+/// printed is still worth showing, and the process must still be killed.
+fn lock(shared: &Shared) -> MutexGuard<'_, Output> {
+    shared.output.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Waits for the child to exit in a thread of its own, so that waiting for
+/// an exit can have a deadline without polling.
+fn reap(mut child: Child, shared: Arc<Shared>) {
+    thread::spawn(move || {
+        let status = child.wait().expect("wait for the child");
+        let mut output = lock(&shared);
+        output.status = Some(status);
+        shared.changed.notify_all();
+    });
+}
+
+/// Sends a signal (`"INT"`, `"TERM"`, `"KILL"`, ...) to a process by id.
+pub fn signal_pid(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
+/// Copies a child's output into the shared buffer as it arrives, so that
+/// text without a newline (a worker's `N.`) is seen at once.
+fn collect(mut from: impl Read + Send + 'static, stream: Stream, shared: Arc<Shared>) {
+    thread::spawn(move || {
+        let mut buffer = [0; 4096];
+        // Bytes of a character split between two reads wait here.
+        let mut pending = Vec::new();
+        loop {
+            let read = from.read(&mut buffer).unwrap_or(0);
+            let mut output = lock(&shared);
+            let text = match stream {
+                Stream::Stdout => &mut output.stdout,
+                Stream::Stderr => &mut output.stderr,
+            };
+            pending.extend_from_slice(&buffer[..read]);
+            let complete = match std::str::from_utf8(&pending) {
+                Ok(_) => pending.len(),
+                Err(e) if e.error_len().is_none() && read > 0 => e.valid_up_to(),
+                Err(_) => pending.len(),
+            };
+            text.push_str(&String::from_utf8_lossy(&pending[..complete]));
+            pending.drain(..complete);
+            if read == 0 {
+                output.closed += 1;
+            }
+            shared.changed.notify_all();
+            if read == 0 {
+                return;
+            }
+        }
+    });
+}

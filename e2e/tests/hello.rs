@@ -1,0 +1,112 @@
+//! Hello world end to end: `hwserver` and `hwclient` as real processes.
+
+use std::time::{Duration, Instant};
+
+use e2e::{DEADLINE, Process, Stream};
+
+/// How soon a program must exit after Ctrl-C (DESIGN.md).
+const STOP: Duration = Duration::from_millis(250);
+
+#[test]
+fn client_and_server_print_the_guides_lines() {
+    let server = Process::start(
+        "hwserver",
+        &["--bind", "tcp://127.0.0.1:*", "--work-ms", "0"],
+    );
+    let endpoint = server.endpoint();
+    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "3"]);
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(
+        output.stdout,
+        "Connecting to hello world server...\n\
+         Sending Hello 0...\nReceived World 0\n\
+         Sending Hello 1...\nReceived World 1\n\
+         Sending Hello 2...\nReceived World 2\n"
+    );
+    server.wait_until("three requests", DEADLINE, |output| {
+        (output.stdout == "Received Hello\n".repeat(3)).then_some(())
+    });
+}
+
+#[test]
+fn client_started_first_connects_when_the_server_appears() {
+    // Reserve a free port by binding and closing it, so the client has a
+    // real address to wait on; the server then binds that same port.
+    let context = zmq::Context::new();
+    let probe = context.socket(zmq::REP).unwrap();
+    probe.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = probe.get_last_endpoint().unwrap().unwrap();
+    drop(probe);
+
+    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "2"]);
+    client.wait_for(Stream::Stdout, "Sending Hello 0...");
+    let server = Process::start("hwserver", &["--bind", &endpoint, "--work-ms", "0"]);
+    server.endpoint();
+    let output = client.wait_success(DEADLINE);
+    assert!(output.stdout.ends_with("Received World 1\n"), "{output}");
+}
+
+#[test]
+fn ctrl_c_stops_an_idle_server_at_once() {
+    let mut server = Process::start("hwserver", &["--bind", "tcp://127.0.0.1:*"]);
+    server.endpoint();
+    server.signal("INT");
+    let started = Instant::now();
+    let status = server.wait_exit(STOP);
+    assert!(status.success(), "{status} after {:?}", started.elapsed());
+}
+
+#[test]
+fn ctrl_c_stops_a_server_in_the_middle_of_a_request() {
+    // The server works for a minute; Ctrl-C must not wait for that.
+    let mut server = Process::start(
+        "hwserver",
+        &["--bind", "tcp://127.0.0.1:*", "--work-ms", "60000"],
+    );
+    let endpoint = server.endpoint();
+    let _client = Process::start("hwclient", &["--connect", &endpoint]);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    server.signal("INT");
+    let status = server.wait_exit(STOP);
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn ctrl_c_stops_a_waiting_client() {
+    let server = Process::start(
+        "hwserver",
+        &["--bind", "tcp://127.0.0.1:*", "--work-ms", "60000"],
+    );
+    let endpoint = server.endpoint();
+    let mut client = Process::start("hwclient", &["--connect", &endpoint]);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    client.signal("INT");
+    let status = client.wait_exit(STOP);
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    for program in ["hwserver", "hwclient"] {
+        let mut process = Process::start(program, &["--no-such-flag"]);
+        let status = process.wait_exit(DEADLINE);
+        let output = process.output();
+        assert_eq!(status.code(), Some(2), "{output}");
+        assert!(output.stderr.contains("--no-such-flag"), "{output}");
+    }
+}
+
+#[test]
+fn an_endpoint_that_cannot_be_bound_is_one_line_and_exit_1() {
+    // Not an endpoint at all, and an address this machine does not have
+    // (192.0.2.0/24 is reserved for documentation).
+    for endpoint in ["nonsense", "tcp://192.0.2.1:*"] {
+        let mut server = Process::start("hwserver", &["--bind", endpoint]);
+        let status = server.wait_exit(DEADLINE);
+        let output = server.output();
+        assert_eq!(status.code(), Some(1), "{output}");
+        assert_eq!(output.stderr.lines().count(), 1, "{output}");
+        assert!(output.stderr.contains(endpoint), "{output}");
+        assert!(!output.stderr.contains("panicked"), "{output}");
+    }
+}
