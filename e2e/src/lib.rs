@@ -16,6 +16,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -60,6 +61,44 @@ pub fn workspace_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("e2e sits in the workspace root")
+}
+
+/// A fresh `ipc://` endpoint in the temporary directory, unique to this test
+/// process and call, for tests that need to know an endpoint before anything
+/// binds it (a client started before its server). Dropping it removes the
+/// socket file, which a killed server leaves behind: declare it before the
+/// processes that use it, so that it is dropped after them.
+#[derive(Debug)]
+pub struct IpcEndpoint {
+    endpoint: String,
+    path: PathBuf,
+}
+
+impl IpcEndpoint {
+    /// A new endpoint whose file name contains `name`.
+    pub fn new(name: &str) -> IpcEndpoint {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let path = env::temp_dir().join(format!(
+            "zguide-e2e-{}-{}-{name}.ipc",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        IpcEndpoint {
+            endpoint: format!("ipc://{}", path.display()),
+            path,
+        }
+    }
+
+    /// The endpoint, `ipc://<path>`.
+    pub fn as_str(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Drop for IpcEndpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Everything a process has printed so far.
@@ -145,6 +184,23 @@ impl Process {
     /// The process id.
     pub fn id(&self) -> u32 {
         self.pid
+    }
+
+    /// Starts a foreign peer: a script from `e2e/peers/`, run by Python with
+    /// pyzmq (which `.ci/run` installs). `$PYTHON` picks the interpreter.
+    pub fn python(script: &str, args: &[&str]) -> Process {
+        let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
+        let mut command = Command::new(python);
+        // -u: unbuffered, so the test sees each line as it is printed.
+        command
+            .arg("-u")
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("peers")
+                    .join(script),
+            )
+            .args(args);
+        Process::spawn(script, command)
     }
 
     /// A copy of everything printed so far.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::{DEADLINE, Process, Stream};
+use e2e::{DEADLINE, IpcEndpoint, Process, Stream};
 
 /// How soon a program must exit after Ctrl-C (DESIGN.md).
 const STOP: Duration = Duration::from_millis(250);
@@ -30,17 +30,13 @@ fn client_and_server_print_the_guides_lines() {
 
 #[test]
 fn client_started_first_connects_when_the_server_appears() {
-    // Reserve a free port by binding and closing it, so the client has a
-    // real address to wait on; the server then binds that same port.
-    let context = zmq::Context::new();
-    let probe = context.socket(zmq::REP).unwrap();
-    probe.bind("tcp://127.0.0.1:*").unwrap();
-    let endpoint = probe.get_last_endpoint().unwrap().unwrap();
-    drop(probe);
-
-    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "2"]);
+    // An ipc endpoint is known before anything binds it; a TCP port would
+    // have to be reserved, and a stranger could take it meanwhile.
+    let ipc = IpcEndpoint::new("hello");
+    let endpoint = ipc.as_str();
+    let mut client = Process::start("hwclient", &["--connect", endpoint, "--requests", "2"]);
     client.wait_for(Stream::Stdout, "Sending Hello 0...");
-    let server = Process::start("hwserver", &["--bind", &endpoint, "--work-ms", "0"]);
+    let server = Process::start("hwserver", &["--bind", endpoint, "--work-ms", "0"]);
     server.endpoint();
     let output = client.wait_success(DEADLINE);
     assert!(output.stdout.ends_with("Received World 1\n"), "{output}");
@@ -109,4 +105,36 @@ fn an_endpoint_that_cannot_be_bound_is_one_line_and_exit_1() {
         assert!(output.stderr.contains(endpoint), "{output}");
         assert!(!output.stderr.contains("panicked"), "{output}");
     }
+}
+
+#[test]
+fn our_server_answers_the_guides_python_client() {
+    let server = Process::start(
+        "hwserver",
+        &["--bind", "tcp://127.0.0.1:*", "--work-ms", "0"],
+    );
+    let endpoint = server.endpoint();
+    let mut client = Process::python("hwclient.py", &[&endpoint, "3"]);
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(
+        output.stdout.matches("Received reply").count(),
+        3,
+        "{output}"
+    );
+    assert!(output.stdout.contains("[ b'World' ]"), "{output}");
+    server.wait_until("three requests", DEADLINE, |output| {
+        (output.stdout == "Received Hello\n".repeat(3)).then_some(())
+    });
+}
+
+#[test]
+fn our_client_talks_to_the_guides_python_server() {
+    let server = Process::python("hwserver.py", &["tcp://127.0.0.1:*"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "3"]);
+    let output = client.wait_success(DEADLINE);
+    assert!(output.stdout.ends_with("Received World 2\n"), "{output}");
+    server.wait_until("three requests", DEADLINE, |output| {
+        (output.stdout.matches("Received request: b'Hello'").count() == 3).then_some(())
+    });
 }

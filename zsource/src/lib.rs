@@ -101,12 +101,16 @@
 //! chain to libzmq's error through `source()`.
 //!
 //! **No lost wake-ups.** ZMQ_FD is edge-triggered, and reading `ZMQ_EVENTS`,
-//! sending or receiving can consume the edge. The book re-reads `ZMQ_EVENTS`
-//! after every operation, as it should; this source does too, and goes to
-//! sleep only after a read that shows nothing left to do. It also wakes
-//! itself when it is registered or re-registered, so messages that arrived
-//! before are not left waiting for an edge that already came and went, and
-//! after [`ZmqSource::flush`], which uses the socket outside the loop.
+//! sending or receiving can consume the edge. The source goes to sleep only
+//! after a check that leaves nothing pending behind the edge: a receive that
+//! fails with `EAGAIN` (libzmq processes its pending commands before it gives
+//! up, exactly as a read of `ZMQ_EVENTS` does), or, when messages wait to be
+//! sent, a fresh read of `ZMQ_EVENTS` after the last send. Receiving until
+//! `EAGAIN` rather than reading `ZMQ_EVENTS` after every message keeps the
+//! hot path as cheap as a blocking `recv` loop. The source also wakes itself
+//! when it is registered or re-registered, so messages that arrived before
+//! are not left waiting for an edge that already came and went, and after
+//! [`ZmqSource::flush`], which uses the socket outside the loop.
 //!
 //! # Sending
 //!
