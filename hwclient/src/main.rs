@@ -16,6 +16,7 @@
 
 use std::error::Error;
 
+use calloop::ping::make_ping;
 use calloop::{EventLoop, LoopSignal};
 use clap::Parser;
 use zsource::{Event, ZmqSource};
@@ -46,6 +47,19 @@ struct Client {
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
+    // Ctrl-C and SIGTERM come in on another thread, as a ping the loop
+    // handles like any other event. (Calling `signal.stop()` from the
+    // handler is not enough: `run` clears that flag when it starts, so a
+    // Ctrl-C that came before would be lost.) Set up first, so no signal
+    // meets the default handler, which would kill us without a clean exit.
+    let mut event_loop: EventLoop<Client> = EventLoop::try_new()?;
+    let (interrupt, interrupted) = make_ping()?;
+    ctrlc::set_handler(move || interrupt.ping())?;
+    let signal = event_loop.get_signal();
+    event_loop
+        .handle()
+        .insert_source(interrupted, move |(), _, _| signal.stop())?;
+
     println!("Connecting to hello world server...");
     let context = zmq::Context::new();
     let requester = context.socket(zmq::REQ)?;
@@ -53,13 +67,6 @@ fn main() -> Result<(), Box<dyn Error>> {
         .connect(&args.connect)
         .map_err(|e| format!("connect {}: {e}", args.connect))?;
     let requester = ZmqSource::new(requester)?;
-
-    let mut event_loop: EventLoop<Client> = EventLoop::try_new()?;
-    let signal = event_loop.get_signal();
-    ctrlc::set_handler(move || {
-        signal.stop();
-        signal.wakeup();
-    })?;
 
     let mut client = Client {
         replies: 0,

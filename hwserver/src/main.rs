@@ -18,6 +18,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use calloop::EventLoop;
+use calloop::ping::make_ping;
 use calloop::timer::{TimeoutAction, Timer};
 use clap::Parser;
 use zsource::{Event, ZmqSource};
@@ -41,6 +42,19 @@ const MAX_REQUEST_BYTES: i64 = 1024;
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
+    // Ctrl-C and SIGTERM come in on another thread, as a ping the loop
+    // handles like any other event. (Calling `signal.stop()` from the
+    // handler is not enough: `run` clears that flag when it starts, so a
+    // Ctrl-C that came before would be lost.) Set up first, so no signal
+    // meets the default handler, which would kill us without a clean exit.
+    let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
+    let (interrupt, interrupted) = make_ping()?;
+    ctrlc::set_handler(move || interrupt.ping())?;
+    let signal = event_loop.get_signal();
+    event_loop
+        .handle()
+        .insert_source(interrupted, move |(), _, _| signal.stop())?;
+
     let context = zmq::Context::new();
     let responder = context.socket(zmq::REP)?;
     responder.set_maxmsgsize(MAX_REQUEST_BYTES)?;
@@ -53,26 +67,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or_else(|raw| String::from_utf8_lossy(&raw).into_owned());
     eprintln!("listening on {endpoint}");
 
-    let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
-    let signal = event_loop.get_signal();
-    ctrlc::set_handler(move || {
-        signal.stop();
-        signal.wakeup();
-    })?;
-
     let responder = ZmqSource::new(responder)?;
     let replies = responder.sender();
     let work = Duration::from_millis(args.work_ms);
     let handle = event_loop.handle();
     event_loop
         .handle()
-        .insert_source(responder, move |event, _, _| match event {
+        .insert_source(responder, move |event, socket, _| match event {
             Event::Message(request) => {
                 match request.single().map(std::str::from_utf8) {
                     Some(Ok(text)) => println!("Received {text}"),
                     // A REP socket must answer before it can hear the next
                     // request, so a malformed one still gets its reply.
                     _ => eprintln!("warning: skipping a malformed request: {request:?}"),
+                }
+                if work.is_zero() {
+                    // No work to wait for: reply straight from the callback.
+                    if let Err(e) = socket.send("World") {
+                        eprintln!("warning: reply not sent: {e}");
+                    }
+                    return;
                 }
                 // Do some 'work': a timer sends the reply when it is done.
                 let replies = replies.clone();
