@@ -1,0 +1,428 @@
+//! The parallel pipeline end to end: `taskvent`, `taskwork` and `tasksink`
+//! as real processes, with each other and with the guide's Python versions
+//! (`e2e/peers/task*.py`).
+
+use std::time::Duration;
+
+use e2e::{DEADLINE, Output, Process, Stream};
+
+/// How soon a program must exit after Ctrl-C (DESIGN.md).
+const STOP: Duration = Duration::from_millis(250);
+
+const ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+/// A valid endpoint that no one binds: an inproc name in the program's own
+/// context.
+const NOWHERE: &str = "inproc://nowhere";
+
+const PROMPT: &str = "Press Enter when the workers are ready: ";
+
+/// Starts our sink for a batch of `tasks`, and returns it with its endpoint.
+fn sink(tasks: usize) -> (Process, String) {
+    let sink = Process::start(
+        "tasksink",
+        &["--bind", ANY_PORT, "--tasks", &tasks.to_string()],
+    );
+    let endpoint = sink.endpoint();
+    (sink, endpoint)
+}
+
+/// Starts our ventilator with `--workers`, and returns it with its endpoint.
+fn ventilator(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
+    let ventilator = Process::start(
+        "taskvent",
+        &[
+            "--bind",
+            ANY_PORT,
+            "--sink",
+            sink,
+            "--tasks",
+            &tasks.to_string(),
+            "--seed",
+            seed,
+            "--workers",
+            &workers.to_string(),
+        ],
+    );
+    let endpoint = ventilator.endpoint();
+    (ventilator, endpoint)
+}
+
+/// Starts the foreign ventilator: it waits for one worker, then sends `0`
+/// to the sink (if any) and the `tasks` as they are written.
+fn foreign_ventilator(sink: Option<&str>, extra: &[&str], tasks: &[&str]) -> (Process, String) {
+    let mut args = vec!["--bind", ANY_PORT];
+    if let Some(sink) = sink {
+        args.extend(["--sink", sink]);
+    }
+    for message in extra {
+        args.extend(["--sink-extra", message]);
+    }
+    args.push("--");
+    args.extend(tasks);
+    let ventilator = Process::python("taskvent.py", &args);
+    let endpoint = ventilator.endpoint();
+    (ventilator, endpoint)
+}
+
+/// The cost a ventilator printed.
+fn expected_cost(output: &Output) -> u64 {
+    let line = output
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Total expected cost: "))
+        .unwrap_or_else(|| panic!("no expected cost\n{output}"));
+    line.strip_suffix(" msec")
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("a malformed expected cost\n{output}"))
+}
+
+/// The workloads a worker printed, `N.` each.
+fn workloads(stdout: &str) -> Vec<u64> {
+    stdout
+        .split_terminator('.')
+        .map(|workload| {
+            workload
+                .parse()
+                .unwrap_or_else(|_| panic!("{workload:?} in {stdout:?}"))
+        })
+        .collect()
+}
+
+/// Checks the sink's whole output: one mark per result, a `:` every tenth,
+/// then the elapsed time.
+fn assert_sink_output(output: &Output, tasks: usize) {
+    let marks: String = (0..tasks)
+        .map(|index| if index % 10 == 0 { ':' } else { '.' })
+        .collect();
+    let elapsed = output
+        .stdout
+        .strip_prefix(&format!("{marks}Total elapsed time: "))
+        .and_then(|rest| rest.strip_suffix(" msec\n"));
+    assert!(
+        elapsed.is_some_and(|ms| !ms.is_empty() && ms.bytes().all(|b| b.is_ascii_digit())),
+        "{output}"
+    );
+}
+
+/// Waits until the worker has printed exactly `expected`.
+fn wait_for_progress(worker: &Process, expected: &str) {
+    worker.wait_until(&format!("progress {expected:?}"), DEADLINE, |output| {
+        (output.stdout == expected).then_some(())
+    });
+}
+
+/// Stops a process with Ctrl-C and checks it exits 0 in time.
+fn assert_stops_at_once(process: &mut Process) {
+    process.signal("INT");
+    let status = process.wait_exit(STOP);
+    assert!(status.success(), "{status}\n{}", process.output());
+}
+
+/// A ventilator run against sockets of the test's own, standing in for one
+/// worker and the sink: returns the workloads sent, in order, and what the
+/// ventilator printed.
+fn capture_batch(tasks: usize, seed: &str) -> (Vec<u64>, Output) {
+    let context = zmq::Context::new();
+    let sink = context.socket(zmq::PULL).unwrap();
+    sink.set_linger(0).unwrap();
+    sink.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
+    sink.bind(ANY_PORT).unwrap();
+    let sink_endpoint = sink.get_last_endpoint().unwrap().unwrap();
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, tasks, seed, 1);
+    let worker = context.socket(zmq::PULL).unwrap();
+    worker.set_linger(0).unwrap();
+    worker.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
+    worker.connect(&endpoint).unwrap();
+    let output = ventilator.wait_success(DEADLINE);
+    assert_eq!(sink.recv_bytes(0).unwrap(), b"0", "{output}");
+    let sent = (0..tasks)
+        .map(|_| {
+            let task = worker.recv_string(0).unwrap().unwrap();
+            task.parse().unwrap()
+        })
+        .collect();
+    (sent, output)
+}
+
+#[test]
+fn a_batch_goes_through_two_workers_and_adds_up() {
+    const TASKS: usize = 20;
+    let (mut sink, sink_endpoint) = sink(TASKS);
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "7", 2);
+    let args = [
+        "--connect",
+        endpoint.as_str(),
+        "--sink",
+        sink_endpoint.as_str(),
+    ];
+    let workers = [
+        Process::start("taskwork", &args),
+        Process::start("taskwork", &args),
+    ];
+    let vent_output = ventilator.wait_success(DEADLINE);
+    assert_eq!(
+        vent_output.stdout,
+        format!(
+            "Sending tasks to workers...\nTotal expected cost: {} msec\n",
+            expected_cost(&vent_output)
+        )
+    );
+    assert_sink_output(&sink.wait_success(DEADLINE), TASKS);
+
+    // A worker prints a task before its result, so all are printed by now.
+    let mut done: Vec<u64> = Vec::new();
+    for worker in &workers {
+        let mine = workloads(&worker.output().stdout);
+        // Both were connected before the first task: PUSH deals in turn.
+        assert_eq!(mine.len(), TASKS / 2, "{}", worker.output());
+        done.extend(mine);
+    }
+    assert_eq!(done.iter().sum::<u64>(), expected_cost(&vent_output));
+
+    // The same seed again, to a worker of the test's own, says what was sent.
+    let (mut sent, again) = capture_batch(TASKS, "7");
+    assert_eq!(expected_cost(&again), expected_cost(&vent_output));
+    sent.sort_unstable();
+    done.sort_unstable();
+    assert_eq!(sent, done);
+}
+
+#[test]
+fn the_same_seed_sends_the_same_workloads() {
+    let (first, first_output) = capture_batch(10, "12345");
+    let (second, second_output) = capture_batch(10, "12345");
+    assert_eq!(first, second);
+    assert!(first.iter().all(|workload| (1..=100).contains(workload)));
+    assert_eq!(expected_cost(&first_output), first.iter().sum::<u64>());
+    assert_eq!(expected_cost(&second_output), expected_cost(&first_output));
+}
+
+/// Our ventilator without `--workers`, and our sink and one worker.
+fn ventilator_waiting_for_enter() -> (Process, Process, Process) {
+    let (sink, sink_endpoint) = sink(5);
+    let ventilator = Process::start(
+        "taskvent",
+        &["--bind", ANY_PORT, "--sink", &sink_endpoint, "--tasks", "5"],
+    );
+    let endpoint = ventilator.endpoint();
+    let worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    ventilator.wait_until("the prompt", DEADLINE, |output| {
+        (output.stdout == PROMPT).then_some(())
+    });
+    (ventilator, worker, sink)
+}
+
+#[test]
+fn enter_starts_the_batch() {
+    let (mut ventilator, _worker, mut sink) = ventilator_waiting_for_enter();
+    ventilator.write_stdin("\n");
+    let output = ventilator.wait_success(DEADLINE);
+    let cost = expected_cost(&output);
+    assert_eq!(
+        output.stdout,
+        format!("{PROMPT}Sending tasks to workers...\nTotal expected cost: {cost} msec\n")
+    );
+    assert_sink_output(&sink.wait_success(DEADLINE), 5);
+}
+
+#[test]
+fn the_end_of_stdin_counts_as_enter() {
+    let (mut ventilator, _worker, mut sink) = ventilator_waiting_for_enter();
+    ventilator.close_stdin();
+    let output = ventilator.wait_success(DEADLINE);
+    assert!(output.stdout.contains("Total expected cost: "), "{output}");
+    assert!(output.stderr.contains("stdin closed"), "{output}");
+    assert_sink_output(&sink.wait_success(DEADLINE), 5);
+}
+
+#[test]
+fn ctrl_c_stops_a_ventilator_waiting_for_enter() {
+    let (mut ventilator, _worker, _sink) = ventilator_waiting_for_enter();
+    assert_stops_at_once(&mut ventilator);
+    assert_eq!(ventilator.output().stdout, PROMPT);
+}
+
+#[test]
+fn ctrl_c_stops_a_ventilator_waiting_for_workers() {
+    let (_sink, sink_endpoint) = sink(5);
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, 5, "1", 2);
+    let _worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    ventilator.wait_for(Stream::Stderr, "1 of 2 workers connected");
+    assert_stops_at_once(&mut ventilator);
+    assert_eq!(ventilator.output().stdout, "");
+}
+
+#[test]
+fn ctrl_c_stops_an_idle_worker() {
+    let (_sink, sink_endpoint) = sink(1);
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &["1"]);
+    let mut worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    wait_for_progress(&worker, "1.");
+    assert_stops_at_once(&mut worker);
+}
+
+#[test]
+fn ctrl_c_stops_a_worker_in_the_middle_of_a_task() {
+    // A minute's work; Ctrl-C must not wait for it.
+    let (_ventilator, endpoint) = foreign_ventilator(None, &[], &["60000"]);
+    let mut worker = Process::start("taskwork", &["--connect", &endpoint, "--sink", NOWHERE]);
+    wait_for_progress(&worker, "60000.");
+    assert_stops_at_once(&mut worker);
+}
+
+#[test]
+fn ctrl_c_stops_a_waiting_sink() {
+    let (mut sink, _) = sink(10);
+    assert_stops_at_once(&mut sink);
+    assert_eq!(sink.output().stdout, "");
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    for program in ["taskvent", "taskwork", "tasksink"] {
+        let mut process = Process::start(program, &["--no-such-flag"]);
+        let status = process.wait_exit(DEADLINE);
+        let output = process.output();
+        assert_eq!(status.code(), Some(2), "{output}");
+        assert!(output.stderr.contains("--no-such-flag"), "{output}");
+    }
+}
+
+#[test]
+fn an_endpoint_that_cannot_be_used_is_one_line_and_exit_1() {
+    // Not an endpoint at all, and an address this machine does not have
+    // (192.0.2.0/24 is reserved for documentation).
+    for endpoint in ["nonsense", "tcp://192.0.2.1:*"] {
+        for (program, flag) in [("taskvent", "--bind"), ("tasksink", "--bind")] {
+            let mut process = Process::start(program, &[flag, endpoint]);
+            let status = process.wait_exit(DEADLINE);
+            let output = process.output();
+            assert_eq!(status.code(), Some(1), "{program}: {output}");
+            assert_eq!(output.stderr.lines().count(), 1, "{program}: {output}");
+            assert!(output.stderr.contains(endpoint), "{program}: {output}");
+            assert!(!output.stderr.contains("panicked"), "{program}: {output}");
+        }
+    }
+    for (upstream, downstream) in [("nonsense", NOWHERE), (NOWHERE, "nonsense")] {
+        let mut worker = Process::start("taskwork", &["--connect", upstream, "--sink", downstream]);
+        let status = worker.wait_exit(DEADLINE);
+        let output = worker.output();
+        assert_eq!(status.code(), Some(1), "{output}");
+        assert_eq!(output.stderr.lines().count(), 1, "{output}");
+        assert!(output.stderr.contains("nonsense"), "{output}");
+    }
+}
+
+#[test]
+fn a_worker_skips_malformed_tasks_and_goes_on() {
+    let (mut sink, sink_endpoint) = {
+        let sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "2"]);
+        let endpoint = sink.endpoint();
+        (sink, endpoint)
+    };
+    let malformed = [
+        "seven",      // not a number
+        "hex:fffe",   // not UTF-8
+        "5|5",        // two frames
+        "99999999",   // more than a minute of work
+        "",           // empty
+        "-3",         // negative
+        "hex:2b330a", // "+3\n"
+    ];
+    let mut tasks = malformed.to_vec();
+    tasks.extend(["3", "4"]);
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &tasks);
+    let worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    wait_for_progress(&worker, "3.4.");
+    sink.wait_success(DEADLINE);
+    let output = worker.output();
+    let warnings = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("warning"));
+    assert_eq!(warnings.count(), malformed.len(), "{output}");
+}
+
+#[test]
+fn a_sink_skips_malformed_messages_and_goes_on() {
+    let (mut sink, sink_endpoint) = sink(3);
+    // Sent to the sink right after the batch start, before any result.
+    let malformed = ["done", "hex:ff", "|", "0"];
+    let (_ventilator, endpoint) =
+        foreign_ventilator(Some(&sink_endpoint), &malformed, &["1", "2", "3"]);
+    let _worker = Process::python(
+        "taskwork.py",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, 3);
+    let warnings = output
+        .stderr
+        .lines()
+        .filter(|line| line.contains("warning"));
+    assert_eq!(warnings.count(), malformed.len(), "{output}");
+}
+
+#[test]
+fn our_ventilator_and_sink_work_with_the_guides_worker() {
+    const TASKS: usize = 10;
+    let (mut sink, sink_endpoint) = sink(TASKS);
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "99", 1);
+    let worker = Process::python(
+        "taskwork.py",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    let cost = expected_cost(&ventilator.wait_success(DEADLINE));
+    assert_sink_output(&sink.wait_success(DEADLINE), TASKS);
+    let done = workloads(&worker.output().stdout);
+    assert_eq!(done.len(), TASKS);
+    assert_eq!(done.iter().sum::<u64>(), cost);
+}
+
+#[test]
+fn our_worker_works_with_the_guides_ventilator_and_sink() {
+    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "3"]);
+    let sink_endpoint = sink.endpoint();
+    let (mut ventilator, endpoint) =
+        foreign_ventilator(Some(&sink_endpoint), &[], &["5", "10", "15"]);
+    let worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    let vent_output = ventilator.wait_success(DEADLINE);
+    assert_eq!(expected_cost(&vent_output), 30);
+    let output = sink.wait_success(DEADLINE);
+    assert!(
+        output.stdout.starts_with(":..Total elapsed time: "),
+        "{output}"
+    );
+    wait_for_progress(&worker, "5.10.15.");
+}
+
+#[test]
+fn the_guides_sink_works_with_our_ventilator_and_worker() {
+    const TASKS: usize = 10;
+    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "10"]);
+    let sink_endpoint = sink.endpoint();
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "5", 1);
+    let worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    let cost = expected_cost(&ventilator.wait_success(DEADLINE));
+    assert_sink_output(&sink.wait_success(DEADLINE), TASKS);
+    assert_eq!(workloads(&worker.output().stdout).iter().sum::<u64>(), cost);
+}
