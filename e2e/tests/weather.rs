@@ -1,0 +1,255 @@
+//! Weather updates end to end: `wuserver` and `wuclient` as real processes,
+//! with each other and with the pyzmq versions of the guide's programs.
+//!
+//! PUB/SUB loses whatever is published before a subscriber has joined (the
+//! guide's "slow joiner"), so the tests count updates and never expect a
+//! particular first one.
+
+use std::fs;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use e2e::{DEADLINE, Output, Process, Stream};
+
+/// How soon a program must exit after Ctrl-C (DESIGN.md).
+const STOP: Duration = Duration::from_millis(250);
+
+/// The first line a client prints, ours and the guide's.
+const COLLECTING: &str = "Collecting updates from weather server...";
+
+/// A directory of the test's own for IPC socket files, removed at the end.
+/// Declare it before the processes, so that it outlives them.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(test: &str) -> TempDir {
+        let name = format!("weather-{}-{test}", std::process::id());
+        let dir = std::env::temp_dir().join(name);
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    fn ipc(&self, name: &str) -> String {
+        format!("ipc://{}", self.0.join(name).display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Checks a client's output, `Collecting...` then the average line for
+/// `filter`, and returns the average.
+fn average(output: &Output, filter: &str) -> i64 {
+    let mut lines = output.stdout.lines();
+    assert_eq!(lines.next(), Some(COLLECTING), "{output}");
+    let line = lines
+        .next()
+        .unwrap_or_else(|| panic!("no average\n{output}"));
+    assert_eq!(lines.next(), None, "{output}");
+    let prefix = format!("Average temperature for zipcode '{filter}' was ");
+    let average = line
+        .strip_prefix(&prefix)
+        .and_then(|rest| rest.strip_suffix('F'))
+        .and_then(|number| number.parse::<i64>().ok())
+        .unwrap_or_else(|| panic!("not the guide's average line: {line:?}\n{output}"));
+    assert!((-80..=134).contains(&average), "{output}");
+    average
+}
+
+/// Checks that an update is the guide's `"%05d %d %d"` within its ranges.
+fn assert_guide_update(update: &[u8]) {
+    let text = std::str::from_utf8(update).expect("updates are text");
+    let fields: Vec<&str> = text.split(' ').collect();
+    let [zipcode, temperature, humidity] = fields[..] else {
+        panic!("not three fields: {text:?}");
+    };
+    assert!(
+        zipcode.len() == 5 && zipcode.bytes().all(|b| b.is_ascii_digit()),
+        "{text:?}"
+    );
+    let number = |field: &str| field.parse::<i32>().expect(text);
+    assert!((-80..=134).contains(&number(temperature)), "{text:?}");
+    assert!((10..=59).contains(&number(humidity)), "{text:?}");
+}
+
+/// A subscriber to everything `endpoint` publishes, from this test.
+fn subscriber(context: &zmq::Context, endpoint: &str) -> zmq::Socket {
+    let subscriber = context.socket(zmq::SUB).unwrap();
+    subscriber.set_linger(0).unwrap();
+    let timeout = i32::try_from(DEADLINE.as_millis()).unwrap();
+    subscriber.set_rcvtimeo(timeout).unwrap();
+    subscriber.connect(endpoint).unwrap();
+    subscriber.set_subscribe(b"").unwrap();
+    subscriber
+}
+
+#[test]
+fn a_client_started_first_averages_what_the_server_publishes() {
+    // An IPC path is known before anyone binds it, so the client can be
+    // waiting for a server that does not exist yet.
+    let dir = TempDir::new("client-first");
+    let endpoint = dir.ipc("weather.ipc");
+    let mut client = Process::start("wuclient", &["--connect", &endpoint, "--updates", "5"]);
+    client.wait_for(Stream::Stdout, COLLECTING);
+    let server = Process::start("wuserver", &["--bind", &endpoint]);
+    assert_eq!(server.endpoint(), endpoint);
+    let output = client.wait_success(DEADLINE);
+    average(&output, "10001 ");
+    assert_eq!(output.stderr, "", "{output}");
+}
+
+#[test]
+fn updates_are_the_guides_format() {
+    let server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*"]);
+    let context = zmq::Context::new();
+    let subscriber = subscriber(&context, &server.endpoint());
+    for _ in 0..1000 {
+        let update = subscriber.recv_multipart(0).expect("an update");
+        assert_eq!(update.len(), 1, "{update:?}");
+        assert_guide_update(&update[0]);
+    }
+}
+
+#[test]
+fn ctrl_c_stops_a_server_publishing_at_full_speed() {
+    // SIGTERM too, which the programs treat as Ctrl-C.
+    for signal in ["INT", "TERM", "INT", "TERM", "INT"] {
+        let mut server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*"]);
+        // A subscriber to everything, so that every update really goes out.
+        let context = zmq::Context::new();
+        let subscriber = subscriber(&context, &server.endpoint());
+        subscriber.recv_bytes(0).expect("the server publishes");
+        server.signal(signal);
+        let started = Instant::now();
+        let status = server.wait_exit(STOP);
+        assert!(status.success(), "{status} after {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn ctrl_c_stops_a_waiting_client() {
+    let dir = TempDir::new("waiting-client");
+    let mut client = Process::start("wuclient", &["--connect", &dir.ipc("nobody.ipc")]);
+    client.wait_for(Stream::Stdout, COLLECTING);
+    client.signal("INT");
+    let status = client.wait_exit(STOP);
+    let output = client.output();
+    assert!(status.success(), "{status}\n{output}");
+    assert_eq!(output.stdout, format!("{COLLECTING}\n"), "{output}");
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    for (program, args, named) in [
+        ("wuserver", &["--no-such-flag"][..], "--no-such-flag"),
+        ("wuclient", &["--no-such-flag"], "--no-such-flag"),
+        // An average of no updates would divide by zero.
+        ("wuclient", &["--updates", "0"], "--updates"),
+    ] {
+        let mut process = Process::start(program, args);
+        let status = process.wait_exit(DEADLINE);
+        let output = process.output();
+        assert_eq!(status.code(), Some(2), "{output}");
+        assert!(output.stderr.contains(named), "{output}");
+    }
+}
+
+#[test]
+fn an_endpoint_that_cannot_be_used_is_one_line_and_exit_1() {
+    // Not an endpoint at all, and an address this machine does not have
+    // (192.0.2.0/24 is reserved for documentation).
+    for endpoint in ["nonsense", "tcp://192.0.2.1:*"] {
+        let mut server = Process::start("wuserver", &["--bind", endpoint]);
+        let status = server.wait_exit(DEADLINE);
+        let output = server.output();
+        assert_eq!(status.code(), Some(1), "{output}");
+        assert_eq!(output.stderr.lines().count(), 1, "{output}");
+        assert!(output.stderr.contains(endpoint), "{output}");
+        assert!(!output.stderr.contains("panicked"), "{output}");
+    }
+    let mut client = Process::start("wuclient", &["--connect", "nonsense"]);
+    let status = client.wait_exit(DEADLINE);
+    let output = client.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert_eq!(output.stderr.lines().count(), 1, "{output}");
+    assert!(output.stderr.contains("nonsense"), "{output}");
+}
+
+#[test]
+fn bind_is_repeatable_and_every_endpoint_publishes() {
+    let dir = TempDir::new("two-binds");
+    let ipc = dir.ipc("weather.ipc");
+    let server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*", "--bind", &ipc]);
+    let endpoints = server.endpoints(2);
+    assert!(
+        endpoints[0].starts_with("tcp://127.0.0.1:"),
+        "{endpoints:?}"
+    );
+    assert_eq!(endpoints[1], ipc);
+    assert_eq!(
+        server.output().stderr.lines().count(),
+        2,
+        "{}",
+        server.output()
+    );
+    // A short filter, one zip code in a hundred, for a quick average.
+    for endpoint in &endpoints {
+        let mut client = Process::start("wuclient", &["--connect", endpoint, "012"]);
+        average(&client.wait_success(DEADLINE), "012");
+    }
+}
+
+#[test]
+fn malformed_updates_are_warned_about_and_skipped() {
+    // The foreign server's cycle: four malformed messages, then "10001 42
+    // 50". The empty filter lets all of them through, the empty one too.
+    let server = Process::python("wuserver.py", &["tcp://127.0.0.1:*", "--malformed"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start("wuclient", &["--connect", &endpoint, "--updates", "20", ""]);
+    let output = client.wait_success(DEADLINE);
+    // Had any malformed one been counted, the average would be lower.
+    assert_eq!(average(&output, ""), 42);
+    for warning in [
+        "\"hot\" is not a whole number",
+        "not UTF-8",
+        "2 frames, expected one",
+        "0 fields, expected three",
+    ] {
+        assert!(output.stderr.contains(warning), "{warning:?}\n{output}");
+    }
+    assert!(
+        output
+            .stderr
+            .lines()
+            .all(|line| line.starts_with("warning: skipping a malformed update")),
+        "{output}"
+    );
+}
+
+#[test]
+fn our_client_averages_the_guides_python_server() {
+    let server = Process::python("wuserver.py", &["tcp://127.0.0.1:*"]);
+    let endpoint = server.endpoint();
+    // Python publishes far slower than we do: a short filter, one zip code
+    // in a thousand, keeps the test quick.
+    let mut client = Process::start(
+        "wuclient",
+        &["--connect", &endpoint, "--updates", "5", "100"],
+    );
+    let output = client.wait_success(DEADLINE);
+    average(&output, "100");
+    assert_eq!(output.stderr, "", "{output}");
+}
+
+#[test]
+fn the_guides_python_client_averages_our_server() {
+    let server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::python("wuclient.py", &[&endpoint, "10001 ", "5"]);
+    let output = client.wait_success(DEADLINE);
+    average(&output, "10001 ");
+}
