@@ -51,6 +51,21 @@ pub fn build_dir() -> &'static Path {
     })
 }
 
+/// Builds every program in release mode, once per test binary. The demo
+/// scripts build in release mode themselves; doing it first, with no
+/// deadline, keeps the first script's wait for its output short.
+pub fn release_build() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--workspace", "--bins", "--release", "--quiet"])
+            .status()
+            .expect("run cargo build --release");
+        assert!(status.success(), "cargo build --release failed");
+    });
+}
+
 /// The path of one of the workspace's programs, built.
 pub fn program(name: &str) -> PathBuf {
     build_dir().join(name)
@@ -101,6 +116,9 @@ impl Drop for IpcEndpoint {
     }
 }
 
+/// The environment variable that marks a script's processes.
+const SCRIPT_MARKER: &str = "ZGUIDE_E2E_SCRIPT";
+
 /// Everything a process has printed so far.
 #[derive(Debug, Default)]
 pub struct Output {
@@ -144,6 +162,7 @@ struct Shared {
 pub struct Process {
     name: String,
     pid: u32,
+    marker: Option<String>,
     stdin: Option<ChildStdin>,
     shared: Arc<Shared>,
 }
@@ -176,6 +195,7 @@ impl Process {
         Process {
             name: name.to_string(),
             pid,
+            marker: None,
             stdin,
             shared,
         }
@@ -201,6 +221,53 @@ impl Process {
             )
             .args(args);
         Process::spawn(script, command)
+    }
+
+    /// Starts one of the demo scripts in `scripts/`, marked with an
+    /// environment variable that every process it starts inherits, so that
+    /// [`Process::leftovers`] can find any it leaves behind.
+    pub fn script(script: &str, args: &[&str]) -> Process {
+        release_build();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let marker = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut command = Command::new(workspace_root().join("scripts").join(script));
+        command.args(args).env(SCRIPT_MARKER, &marker);
+        let mut process = Process::spawn(script, command);
+        process.marker = Some(marker);
+        process
+    }
+
+    /// The processes still running that a script started (by the marker
+    /// [`Process::script`] gave it), the script itself excluded.
+    pub fn leftovers(&self) -> Vec<String> {
+        let marker = format!(
+            "{SCRIPT_MARKER}={}\0",
+            self.marker.as_deref().expect("a script")
+        );
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+            let pid = entry.file_name().to_string_lossy().into_owned();
+            if !pid.bytes().all(|b| b.is_ascii_digit()) || pid == self.pid.to_string() {
+                continue;
+            }
+            // A process may exit while we look: skip what cannot be read.
+            let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            if environ
+                .windows(marker.len())
+                .any(|w| w == marker.as_bytes())
+            {
+                let command = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let command = String::from_utf8_lossy(&command).replace('\0', " ");
+                found.push(format!("{pid}: {command}"));
+            }
+        }
+        found
     }
 
     /// A copy of everything printed so far.

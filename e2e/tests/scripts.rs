@@ -1,0 +1,145 @@
+//! The demo scripts in `scripts/`, run as a user runs them, with small
+//! parameters: each shows its demo's output, succeeds, and leaves no process
+//! behind, also when stopped with Ctrl-C.
+
+use std::time::Duration;
+
+use e2e::{DEADLINE, Output, Process, Stream};
+
+/// A script's run, generous for a busy machine; the scripts themselves
+/// finish in a few seconds.
+const RUN: Duration = Duration::from_secs(60);
+
+/// Runs a script to the end, checks it succeeded and left nothing running.
+fn run(script: &str, args: &[&str]) -> Output {
+    let mut process = Process::script(script, args);
+    let output = process.wait_success(RUN);
+    assert_eq!(process.leftovers(), Vec::<String>::new(), "{output}");
+    output
+}
+
+#[test]
+fn every_script_answers_help() {
+    for script in ["hello.sh", "weather.sh", "pipeline.sh", "waynes-world.sh"] {
+        let output = run(script, &["--help"]);
+        assert!(output.stdout.starts_with("Usage: scripts/"), "{output}");
+    }
+}
+
+#[test]
+fn a_bad_option_is_a_usage_error() {
+    let mut process = Process::script("pipeline.sh", &["--no-such-option"]);
+    let status = process.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(2), "{}", process.output());
+}
+
+#[test]
+fn hello_runs_the_client_against_the_server() {
+    let output = run("hello.sh", &["--requests", "2", "--work-ms", "0"]);
+    // The server's lines and the client's share the terminal.
+    let client: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|line| *line != "Received Hello")
+        .collect();
+    assert_eq!(
+        client,
+        [
+            "Connecting to hello world server...",
+            "Sending Hello 0...",
+            "Received World 0",
+            "Sending Hello 1...",
+            "Received World 1"
+        ],
+        "{output}"
+    );
+    assert_eq!(
+        output.stdout.matches("Received Hello").count(),
+        2,
+        "{output}"
+    );
+}
+
+#[test]
+fn weather_gives_each_client_its_own_zip_code() {
+    let output = run("weather.sh", &["--updates", "3", "2"]);
+    for zipcode in ["10001", "10002"] {
+        let line = format!("Average temperature for zipcode '{zipcode} ' was ");
+        assert!(output.stdout.contains(&line), "{output}");
+    }
+    assert!(
+        output
+            .stdout
+            .contains("2 clients collected 3 updates each in "),
+        "{output}"
+    );
+}
+
+#[test]
+fn a_failing_program_fails_the_script() {
+    // wuclient rejects the update count, so the demo cannot succeed.
+    let mut process = Process::script("weather.sh", &["--updates", "many", "1"]);
+    let status = process.wait_exit(RUN);
+    let output = process.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert!(
+        output.stderr.contains("wuclient-1 exited with status 2"),
+        "{output}"
+    );
+    assert_eq!(process.leftovers(), Vec::<String>::new(), "{output}");
+}
+
+#[test]
+fn pipeline_with_one_count_prints_speedup_and_efficiency() {
+    let output = run("pipeline.sh", &["--tasks", "10", "2"]);
+    let sink = output.stdout.lines().find(|line| line.starts_with(':'));
+    assert!(
+        sink.is_some_and(|line| line.starts_with(":........."))
+            && output.stdout.contains("Total elapsed time: "),
+        "{output}"
+    );
+    for line in [
+        "Expected cost: ",
+        "Elapsed time: ",
+        "Speedup: ",
+        "Efficiency: ",
+    ] {
+        assert!(output.stdout.contains(line), "{line}\n{output}");
+    }
+}
+
+#[test]
+fn pipeline_with_several_counts_prints_a_table_and_a_chart() {
+    let output = run("pipeline.sh", &["--tasks", "8", "1", "2"]);
+    assert!(output.stdout.contains("workers  expected cost"), "{output}");
+    assert!(output.stdout.contains("  1 worker(s) | #"), "{output}");
+    assert!(output.stdout.contains("  2 worker(s) | #"), "{output}");
+}
+
+#[test]
+fn waynes_world_shows_both_cameras() {
+    let output = run("waynes-world.sh", &["--interval-ms", "20", "1"]);
+    assert!(output.stdout.contains("MSG 1:  'Camera 1'"), "{output}");
+    assert!(output.stdout.contains("MSG 2:  'Camera 2'"), "{output}");
+    assert!(output.stdout.contains("Camera 1?\nCamera 2?\n"), "{output}");
+}
+
+#[test]
+fn ctrl_c_stops_a_script_and_everything_it_started() {
+    let mut process = Process::script("waynes-world.sh", &["--interval-ms", "20", "600"]);
+    process.wait_for(Stream::Stdout, "MSG 2:  'Camera 2'");
+    process.signal("INT");
+    let status = process.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(130), "{}", process.output());
+    assert_eq!(process.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn sigterm_stops_a_pipeline_in_the_middle_of_a_batch() {
+    let mut process = Process::script("pipeline.sh", &["--tasks", "100", "1"]);
+    process.wait_for(Stream::Stdout, "--- 1 worker(s)");
+    process.signal("TERM");
+    let status = process.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(143), "{}", process.output());
+    assert_eq!(process.leftovers(), Vec::<String>::new());
+}

@@ -1,0 +1,95 @@
+# Sourced by the demo scripts: build once, start programs, clean up.
+#
+# Programs print their guide output straight to the terminal; their stderr
+# goes to a file per process, so the script can read the `listening on` line
+# (servers bind tcp://127.0.0.1:*, since fixed ports may be taken on a shared
+# machine) and show diagnostics when something fails.
+
+set -eu
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+work=$(mktemp -d "${TMPDIR:-/tmp}/zguide-demo.XXXXXX")
+pids=""
+
+# Stop every process this script started, whatever way the script ends.
+cleanup() {
+    trap - EXIT INT TERM
+    for pid in $pids; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in $pids; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
+
+fail() {
+    echo "$(basename "$0"): $*" >&2
+    exit 1
+}
+
+# build PACKAGE...: one release build of the programs the demo runs.
+build() {
+    echo "Building $* (release)..." >&2
+    set -- $(printf -- '-p %s ' "$@")
+    (cd "$root" && cargo build --release --quiet "$@") || fail "build failed"
+}
+
+# start NAME PROGRAM ARGS...: starts a program in the background, its
+# stderr in $work/NAME.err. Sets $started to its process id.
+start() {
+    name=$1
+    program=$2
+    shift 2
+    "$bin/$program" "$@" 2>"$work/$name.err" &
+    started=$!
+    pids="$pids $started"
+}
+
+# endpoints NAME PID COUNT: waits for COUNT `listening on` lines from the
+# process and sets $listening to their endpoints, one per line. (It sets a
+# variable rather than print, so it runs in this shell, not in a subshell
+# that a Ctrl-C could leave behind.)
+endpoints() {
+    for _ in $(seq 200); do
+        listening=$(sed -n 's/^listening on //p' "$work/$1.err")
+        if [ -n "$listening" ] && [ "$(echo "$listening" | wc -l)" -ge "$3" ]; then
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$work/$1.err" >&2
+    fail "$1 did not start listening"
+}
+
+# forget PID: drops a process that has been waited for from the list, so
+# that cleanup never signals a process id the system has since reused.
+forget() {
+    pids=$(printf ' %s' $pids | sed "s/ $1\b//")
+}
+
+# stop PID...: stops programs that run until stopped.
+stop() {
+    for pid in "$@"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        forget "$pid"
+    done
+}
+
+# finish NAME PID: waits for a program to exit and fails, showing its
+# stderr, if it did not succeed.
+finish() {
+    status=0
+    wait "$2" || status=$?
+    forget "$2"
+    if [ "$status" -ne 0 ]; then
+        cat "$work/$1.err" >&2
+        fail "$1 exited with status $status"
+    fi
+}
