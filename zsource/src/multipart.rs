@@ -154,15 +154,33 @@ impl PartialEq for Multipart {
 
 impl Eq for Multipart {}
 
+/// How many bytes of a frame `Debug` shows; the rest is counted, so that a
+/// warning about a huge message stays one readable line.
+const DEBUG_BYTES: usize = 48;
+
 impl fmt::Debug for Multipart {
-    /// Frames that are UTF-8 show as strings, others as bytes.
+    /// Frames that are UTF-8 show as strings, others as bytes; a long frame
+    /// shows its first bytes and its length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         struct Frame<'a>(&'a [u8]);
         impl fmt::Debug for Frame<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match std::str::from_utf8(self.0) {
-                    Ok(text) => fmt::Debug::fmt(text, f),
-                    Err(_) => fmt::Debug::fmt(self.0, f),
+                let frame = self.0;
+                match std::str::from_utf8(frame) {
+                    Ok(text) if text.len() <= DEBUG_BYTES => fmt::Debug::fmt(text, f),
+                    Ok(text) => {
+                        let mut end = DEBUG_BYTES;
+                        while !text.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        fmt::Debug::fmt(&text[..end], f)?;
+                        write!(f, "... ({} bytes)", frame.len())
+                    }
+                    Err(_) if frame.len() <= DEBUG_BYTES => fmt::Debug::fmt(frame, f),
+                    Err(_) => {
+                        fmt::Debug::fmt(&frame[..DEBUG_BYTES], f)?;
+                        write!(f, "... ({} bytes)", frame.len())
+                    }
                 }
             }
         }
@@ -251,5 +269,18 @@ mod tests {
     fn debug_shows_text_and_bytes() {
         let message = Multipart::new("id").with(vec![0xff, 0x00]);
         assert_eq!(format!("{message:?}"), r#"Multipart(["id", [255, 0]])"#);
+    }
+
+    #[test]
+    fn debug_cuts_long_frames_short() {
+        let text = Multipart::from("é".repeat(1000));
+        assert_eq!(
+            format!("{text:?}"),
+            format!("Multipart([\"{}\"... (2000 bytes)])", "é".repeat(24))
+        );
+        let bytes = Multipart::from(vec![0xff; 1 << 20]);
+        let shown = format!("{bytes:?}");
+        assert!(shown.ends_with("255]... (1048576 bytes)])"), "{shown}");
+        assert!(shown.len() < 300, "{shown}");
     }
 }
