@@ -4,7 +4,8 @@ temperature, relative humidity) as fast as it can, forever.
 
 With --malformed, it publishes a fixed cycle instead, about once a
 millisecond, for testing a client's handling of bad input: garbage text,
-bytes that are not UTF-8, a two-frame message and an empty one, then one
+bytes that are not UTF-8, a two-frame message, an empty one and one of a
+kilobyte (an update is a dozen bytes), then one
 good update, "10001 42 50". A client that skips the bad ones averages
 exactly 42."""
 import sys
@@ -29,6 +30,7 @@ if malformed:
         socket.send(b"10001 -80 \xff\xfe")
         socket.send_multipart([b"10001 -80 10", b"10001 -80 10"])
         socket.send(b"")
+        socket.send(b"10001 -80 10" + b" " * 1000)
         socket.send(b"10001 42 50")
         time.sleep(0.001)
 

@@ -205,7 +205,7 @@ fn bind_is_repeatable_and_every_endpoint_publishes() {
 
 #[test]
 fn malformed_updates_are_warned_about_and_skipped() {
-    // The foreign server's cycle: four malformed messages, then "10001 42
+    // The foreign server's cycle: five malformed messages, then "10001 42
     // 50". The empty filter lets all of them through, the empty one too.
     let server = Process::python("wuserver.py", &["tcp://127.0.0.1:*", "--malformed"]);
     let endpoint = server.endpoint();
@@ -218,6 +218,7 @@ fn malformed_updates_are_warned_about_and_skipped() {
         "not UTF-8",
         "2 frames, expected one",
         "0 fields, expected three",
+        "1012 bytes, more than 256",
     ] {
         assert!(output.stderr.contains(warning), "{warning:?}\n{output}");
     }

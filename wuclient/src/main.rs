@@ -42,9 +42,15 @@ struct Args {
     updates: u32,
 }
 
-/// An update is a dozen bytes. libzmq drops a publisher that sends more than
-/// this, rather than buffering whatever it sends.
-const MAX_UPDATE_BYTES: i64 = 256;
+/// An update is a dozen bytes: a longer message is skipped, with a warning.
+const MAX_UPDATE_BYTES: usize = 256;
+
+/// libzmq's own limit (ZMQ_MAXMSGSIZE), so that a rogue publisher cannot make
+/// the client buffer gigabytes. It is far above `MAX_UPDATE_BYTES` because
+/// libzmq does not skip a message over it: it drops the connection as broken,
+/// and a connecting socket does not reconnect after that. The client would
+/// wait forever.
+const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
 
 /// What the loop's callbacks share.
 struct Client {
@@ -76,7 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("Collecting updates from weather server...");
     let context = zmq::Context::new();
     let subscriber = context.socket(zmq::SUB)?;
-    subscriber.set_maxmsgsize(MAX_UPDATE_BYTES)?;
+    subscriber.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
     subscriber
         .connect(&args.connect)
         .map_err(|e| format!("connect {}: {e}", args.connect))?;
@@ -131,6 +137,12 @@ fn temperature(update: &Multipart) -> Result<i32, String> {
     let frame = update
         .single()
         .ok_or_else(|| format!("{} frames, expected one", update.frame_count()))?;
+    if frame.len() > MAX_UPDATE_BYTES {
+        return Err(format!(
+            "{} bytes, more than {MAX_UPDATE_BYTES}",
+            frame.len()
+        ));
+    }
     let text = std::str::from_utf8(frame).map_err(|_| "not UTF-8")?;
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [zipcode, temperature, humidity] = fields[..] else {
@@ -175,6 +187,7 @@ mod tests {
             Multipart::from("10001 99999999999 45"),
             Multipart::from(&b"10001 23 \xff"[..]),
             Multipart::new("10001 23 45").with("extra"),
+            Multipart::from(format!("10001 23 45{}", " ".repeat(300))),
         ];
         for update in malformed {
             assert!(temperature(&update).is_err(), "{update:?}");
