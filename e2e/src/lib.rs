@@ -397,8 +397,10 @@ impl Drop for Process {
         let output = self.lock();
         if output.status.is_none() {
             // The reaper thread owns the child; it reaps it once killed.
+            // It may exit meanwhile; kill's "No such process" is no news.
             let _ = Command::new("kill")
                 .args(["-KILL", &self.pid.to_string()])
+                .stderr(Stdio::null())
                 .status();
             let _ = self
                 .shared

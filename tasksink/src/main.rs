@@ -7,12 +7,26 @@
 //! long it took and exits. With more workers the batch takes less time: that
 //! is the point of the pipeline.
 //!
+//! The `0` comes on the ventilator's own connection, so nothing orders it
+//! before the workers' results: when the sink starts last, all of them
+//! connect at about the same time and a result can come first. Like the
+//! guide's sink, which takes whatever message comes first for the start,
+//! this one counts such a result, and the clock starts with it.
+//!
+//! The guide's sink waits forever for a result that a dead worker took with
+//! it. With `--timeout-ms T` this one gives up when no result has come for T
+//! ms, says how many did, and exits with status 1. The check costs one timer
+//! per batch, not one per result: a result only notes when it came, and when
+//! the timer fires it either reports the stall or sets itself T ms after the
+//! latest result.
+//!
 //! Run the sink, some workers, then the ventilator:
 //!
 //! ```text
 //! cargo run -p tasksink                 # --bind tcp://*:5558 --tasks 100
 //! cargo run -p taskwork
 //! cargo run -p taskvent
+//! cargo run -p tasksink -- --timeout-ms 1000   # give up on a stalled batch
 //! ```
 
 use std::error::Error;
@@ -20,7 +34,8 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use calloop::ping::make_ping;
-use calloop::{EventLoop, LoopSignal};
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{EventLoop, LoopHandle, LoopSignal};
 use clap::Parser;
 use zsource::{Event, Multipart, ZmqSource};
 
@@ -34,6 +49,12 @@ struct Args {
     /// How many results make a batch (the ventilator's task count).
     #[arg(long, default_value_t = 100)]
     tasks: u32,
+    /// Give up, with exit status 1, when no result has come for this many
+    /// milliseconds once the batch has started (a worker died with some of
+    /// its tasks). Before the batch starts the sink waits for the ventilator
+    /// however long it takes. Without it, the sink waits forever.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout_ms: Option<u64>,
 }
 
 /// Results are empty and the batch start is one byte. libzmq drops a peer
@@ -43,11 +64,20 @@ const MAX_MESSAGE_BYTES: i64 = 64;
 /// What the loop's callback keeps.
 struct Sink {
     tasks: u32,
-    /// When the ventilator said the batch started.
+    /// When the batch started: at the ventilator's `0`, or at the first
+    /// result if that came first.
     started: Option<Instant>,
+    /// Whether the ventilator's `0` has come.
+    heard_start: bool,
     results: u32,
+    /// When the latest result (or the batch start) came.
+    last_heard: Instant,
     /// How long the batch took, once it is complete.
     elapsed: Option<Duration>,
+    /// How long to wait for the next result: `--timeout-ms`.
+    timeout: Option<Duration>,
+    /// Set when no result came for that long.
+    stalled: bool,
     signal: LoopSignal,
 }
 
@@ -89,51 +119,94 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut sink = Sink {
         tasks: args.tasks,
         started: None,
+        heard_start: false,
         results: 0,
+        last_heard: Instant::now(),
         elapsed: None,
+        timeout: args.timeout_ms.map(Duration::from_millis),
+        stalled: false,
         signal: event_loop.get_signal(),
     };
+    let handle = event_loop.handle();
     event_loop
         .handle()
-        .insert_source(ZmqSource::new(receiver)?, |event, _, sink: &mut Sink| {
+        .insert_source(ZmqSource::new(receiver)?, move |event, _, sink| {
             if let Event::Message(message) = event {
-                receive(sink, &message);
+                receive(sink, &message, &handle);
             }
         })?;
 
     event_loop.run(None, &mut sink, |_| {})?;
-    // Without the whole batch, it was Ctrl-C.
     if let Some(elapsed) = sink.elapsed {
         // Same line as the dots, as in the guide.
         println!("Total elapsed time: {} msec", elapsed.as_millis());
+    } else if sink.stalled {
+        if sink.results > 0 {
+            println!(); // End the line of dots.
+        }
+        let (results, tasks) = (sink.results, sink.tasks);
+        let silence = sink.timeout.unwrap_or_default().as_millis();
+        return Err(format!("{results} of {tasks} results arrived; none for {silence} ms").into());
     }
+    // Otherwise it was Ctrl-C.
     Ok(())
 }
 
-fn receive(sink: &mut Sink, message: &Multipart) {
+fn receive(sink: &mut Sink, message: &Multipart, handle: &LoopHandle<'_, Sink>) {
     if sink.elapsed.is_some() {
         return; // The batch is complete; the loop is about to stop.
     }
-    match (classify(message), sink.started) {
-        (Some(Message::BatchStart), None) => sink.started = Some(Instant::now()),
-        (Some(Message::BatchStart), Some(_)) => {
+    match classify(message) {
+        None => {
+            eprintln!("warning: skipping a malformed message: {message:?}");
+            return;
+        }
+        Some(Message::BatchStart) if sink.heard_start => {
             eprintln!("warning: skipping a second batch start in the middle of the batch");
+            return;
         }
-        (Some(Message::Result), None) => {
-            eprintln!("warning: skipping a result that came before the batch start");
-        }
-        (Some(Message::Result), Some(_)) => {
+        Some(Message::BatchStart) => sink.heard_start = true,
+        Some(Message::Result) => {
             print!("{}", if sink.results % 10 == 0 { ':' } else { '.' });
             let _ = io::stdout().flush();
             sink.results += 1;
         }
-        (None, _) => eprintln!("warning: skipping a malformed message: {message:?}"),
     }
-    if let Some(started) = sink.started {
-        if sink.results == sink.tasks {
-            sink.elapsed = Some(started.elapsed());
-            sink.signal.stop();
+    let now = Instant::now();
+    sink.last_heard = now;
+    let started = match sink.started {
+        Some(started) => started,
+        None => {
+            // The timeout, like the clock, runs from the start of the batch.
+            if let Some(timeout) = sink.timeout {
+                watch_for_stall(handle, timeout);
+            }
+            *sink.started.insert(now)
         }
+    };
+    if sink.results == sink.tasks {
+        sink.elapsed = Some(started.elapsed());
+        sink.signal.stop();
+    }
+}
+
+/// Starts the one timer that stops the sink when no result has come for
+/// `timeout`. Results do not touch it, they only move `last_heard`: when it
+/// fires at a deadline that a later result has pushed back, it sets itself
+/// for the new one.
+fn watch_for_stall(handle: &LoopHandle<'_, Sink>, timeout: Duration) {
+    let timer = Timer::from_duration(timeout);
+    let inserted = handle.insert_source(timer, move |deadline, _, sink: &mut Sink| {
+        let due = sink.last_heard + timeout;
+        if due > deadline {
+            return TimeoutAction::ToInstant(due);
+        }
+        sink.stalled = true;
+        sink.signal.stop();
+        TimeoutAction::Drop
+    });
+    if let Err(e) = inserted {
+        eprintln!("warning: cannot start the timeout's timer, so no timeout: {e}");
     }
 }
 
