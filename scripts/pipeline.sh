@@ -3,7 +3,7 @@
 # how much faster the batch gets with more workers.
 usage() {
     cat <<USAGE
-Usage: scripts/pipeline.sh [--tasks N] [--seed S] [workers...]
+Usage: scripts/pipeline.sh [--tasks N] [--seed S] [--csv FILE] [workers...]
 
 Builds the programs once (release) and runs one batch with each given number
 of workers (default 4): tasksink and taskvent on free ports on 127.0.0.1,
@@ -11,18 +11,22 @@ then the workers; taskvent sends the batch once they are all connected.
 Prints the sink's output, the expected cost (the sum of the workloads), the
 elapsed time, the speedup (expected cost / elapsed) and the efficiency
 (speedup / workers). With several counts, for example 1 2 4 8, prints a
-table and a chart of the speedups. Every batch has the same workloads
-(--seed, default 1); --tasks is the batch size (default 100).
+table and a chart of the speedups; the table's overhead is the elapsed time
+beyond the busiest worker's total workload. Every batch has the same
+workloads (--seed, default 1); --tasks is the batch size (default 100).
+--csv also writes the results to FILE, for docs/plot.py.
 USAGE
 }
 tasks=100
 seed=1
 counts=""
+csv=""
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
     --tasks) tasks=${2:?--tasks needs a number}; shift 2 ;;
     --seed) seed=${2:?--seed needs a number}; shift 2 ;;
+    --csv) csv=${2:?--csv needs a file name}; shift 2 ;;
     [1-9]*) counts="$counts $1"; shift ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -83,11 +87,11 @@ if [ "$(wc -l <"$work/results")" -eq 1 ]; then
 else
     echo
     awk 'BEGIN {
-        printf "%7s %14s %15s %13s %8s %11s\n", "workers", "expected cost", "busiest worker", "elapsed", "speedup", "efficiency"
+        printf "%7s %14s %15s %13s %9s %8s %11s\n", "workers", "expected cost", "busiest worker", "elapsed", "overhead", "speedup", "efficiency"
     }
     {
         speedup = $2 / ($4 > 0 ? $4 : 1)
-        printf "%7d %9d msec %10d msec %8d msec %8.2f %11.2f\n", $1, $2, $3, $4, speedup, speedup / $1
+        printf "%7d %9d msec %10d msec %8d msec %4d msec %8.2f %11.2f\n", $1, $2, $3, $4, $4 - $3, speedup, speedup / $1
         workers[NR] = $1; speedups[NR] = speedup
         if (speedup > most) most = speedup
     }
@@ -99,4 +103,12 @@ else
             printf "%3d worker(s) | %-50s %.2f\n", workers[i], bar, speedups[i]
         }
     }' "$work/results"
+fi
+
+if [ -n "$csv" ]; then
+    awk 'BEGIN { print "workers,expected_cost_ms,busiest_worker_ms,elapsed_ms,speedup,efficiency" }
+    {
+        speedup = $2 / ($4 > 0 ? $4 : 1)
+        printf "%d,%d,%d,%d,%.3f,%.3f\n", $1, $2, $3, $4, speedup, speedup / $1
+    }' "$work/results" >"$csv"
 fi

@@ -330,7 +330,10 @@ fn a_worker_skips_malformed_tasks_and_goes_on() {
         let endpoint = sink.endpoint();
         (sink, endpoint)
     };
+    // 3, in 200 bytes: a task is a short number.
+    let oversized = format!("{}3", "0".repeat(199));
     let malformed = [
+        &oversized,
         "seven",      // not a number
         "hex:fffe",   // not UTF-8
         "5|5",        // two frames

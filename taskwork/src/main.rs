@@ -49,8 +49,15 @@ struct Args {
 /// 100; one of more than a minute is taken for a mistake, not a task.
 const MAX_WORKLOAD_MS: u64 = 60_000;
 
-/// A task is a short number. libzmq drops a peer that sends more than this.
-const MAX_TASK_BYTES: i64 = 64;
+/// A task is a short number: a longer message is skipped, with a warning.
+const MAX_TASK_BYTES: usize = 64;
+
+/// libzmq's own limit (ZMQ_MAXMSGSIZE), so that a rogue ventilator cannot
+/// make the worker buffer gigabytes. It is far above `MAX_TASK_BYTES`
+/// because libzmq does not skip a message over it: it drops the connection
+/// as broken, and a connecting socket does not reconnect after that. The
+/// worker would never hear of another task.
+const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
 
 /// What the loop's callbacks share.
 struct Worker {
@@ -78,7 +85,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let context = zmq::Context::new();
     let receiver = context.socket(zmq::PULL)?;
-    receiver.set_maxmsgsize(MAX_TASK_BYTES)?;
+    receiver.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
     receiver
         .connect(&args.connect)
         .map_err(|e| format!("connect {}: {e}", args.connect))?;
@@ -155,9 +162,12 @@ fn show_progress(workload: u64) {
     let _ = io::stdout().flush();
 }
 
-/// A task's workload in milliseconds: one frame, a decimal number no
+/// A task's workload in milliseconds: one short frame, a decimal number no
 /// greater than [`MAX_WORKLOAD_MS`].
 fn parse_workload(task: &Multipart) -> Option<u64> {
-    let text = std::str::from_utf8(task.single()?).ok()?;
+    let frame = task
+        .single()
+        .filter(|frame| frame.len() <= MAX_TASK_BYTES)?;
+    let text = std::str::from_utf8(frame).ok()?;
     text.parse().ok().filter(|&ms| ms <= MAX_WORKLOAD_MS)
 }
