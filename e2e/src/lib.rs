@@ -116,6 +116,44 @@ impl Drop for IpcEndpoint {
     }
 }
 
+/// A directory of a test's own under the temporary directory, for IPC
+/// socket files, removed with everything in it when dropped. Declare it
+/// before the processes that use it, so that it outlives them.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Creates an empty directory whose name contains `test`, unique to this
+    /// test process.
+    pub fn new(test: &str) -> TempDir {
+        let dir = env::temp_dir().join(format!("zguide-e2e-{}-{test}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create a temporary directory");
+        TempDir(dir)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
+    /// The path of a file in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// An `ipc://` endpoint for a file in the directory.
+    pub fn ipc(&self, name: &str) -> String {
+        format!("ipc://{}", self.path(name).display())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The environment variable that marks a script's processes.
 const SCRIPT_MARKER: &str = "ZGUIDE_E2E_SCRIPT";
 

@@ -3,45 +3,17 @@
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{DEADLINE, Output, Process, Stream, complete_lines, program};
+use e2e::{DEADLINE, Output, Process, Stream, TempDir, complete_lines, program};
 
 /// How soon a program must exit after Ctrl-C (DESIGN.md).
 const STOP: Duration = Duration::from_millis(250);
 
 /// Milliseconds between one camera and the next, so tests see many quickly.
 const INTERVAL_MS: &str = "20";
-
-/// A directory of the test's own for IPC socket files, removed at the end.
-/// Declare it before the processes, so that it outlives them.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let name = format!("waynes-world-{}-{test}", std::process::id());
-        let dir = std::env::temp_dir().join(name);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    fn ipc(&self, name: &str) -> String {
-        format!("ipc://{}", self.path(name).display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Starts the server and returns it with its TCP and IPC endpoints.
 fn start_server(tcp: &str, ipc: &str, interval_ms: &str) -> (Process, String, String) {
@@ -295,7 +267,7 @@ fn the_originals_wildcard_ipc_endpoint_binds_a_made_up_path() {
     // $TMPDIR for it. The `listening on` line says which.
     let dir = TempDir::new("wildcard");
     let mut command = Command::new(program("waynes-world"));
-    command.env("TMPDIR", &dir.0).args([
+    command.env("TMPDIR", dir.dir()).args([
         "--tcp",
         "tcp://127.0.0.1:*",
         "--ipc",
@@ -305,13 +277,13 @@ fn the_originals_wildcard_ipc_endpoint_binds_a_made_up_path() {
     ]);
     let mut server = Process::spawn("waynes-world", command);
     let ipc = server.endpoints(2).remove(1);
-    let prefix = format!("ipc://{}/", dir.0.display());
+    let prefix = format!("ipc://{}/", dir.dir().display());
     assert!(ipc.starts_with(&prefix), "{ipc}");
     let camera2 = start_camera(2, &ipc);
     wait_for_pictures(&camera2, 2, 0, 3);
     ctrl_c(&mut server);
     // Nothing is left behind in $TMPDIR.
-    let left: Vec<_> = fs::read_dir(&dir.0).unwrap().collect();
+    let left: Vec<_> = fs::read_dir(dir.dir()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
 }
 

@@ -5,41 +5,15 @@
 //! guide's "slow joiner"), so the tests count updates and never expect a
 //! particular first one.
 
-use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use e2e::{DEADLINE, Output, Process, Stream};
+use e2e::{DEADLINE, Output, Process, Stream, TempDir};
 
 /// How soon a program must exit after Ctrl-C (DESIGN.md).
 const STOP: Duration = Duration::from_millis(250);
 
 /// The first line a client prints, ours and the guide's.
 const COLLECTING: &str = "Collecting updates from weather server...";
-
-/// A directory of the test's own for IPC socket files, removed at the end.
-/// Declare it before the processes, so that it outlives them.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let name = format!("weather-{}-{test}", std::process::id());
-        let dir = std::env::temp_dir().join(name);
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("create a temporary directory");
-        TempDir(dir)
-    }
-
-    fn ipc(&self, name: &str) -> String {
-        format!("ipc://{}", self.0.join(name).display())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Checks a client's output, `Collecting...` then the average line for
 /// `filter`, and returns the average.
