@@ -54,6 +54,16 @@ struct Args {
     retries: Option<u32>,
 }
 
+/// A reply is "World": a longer one is skipped, with a warning.
+const MAX_REPLY_BYTES: usize = 1024;
+
+/// libzmq's own limit (ZMQ_MAXMSGSIZE), so that a rogue server cannot make
+/// the client buffer gigabytes. It is far above `MAX_REPLY_BYTES` because
+/// libzmq does not skip a message over it: it drops the connection as
+/// broken, and a connecting socket does not reconnect after that. Only
+/// `--timeout-ms`, with its new socket, gets such a client going again.
+const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
+
 /// What the loop's callbacks share.
 struct Client {
     /// Replies received so far, which is also the number of the request
@@ -82,6 +92,7 @@ struct Client {
 impl Client {
     fn connect(&self) -> Result<ZmqSource, Box<dyn Error>> {
         let requester = self.context.socket(zmq::REQ)?;
+        requester.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
         requester
             .connect(&self.endpoint)
             .map_err(|e| format!("connect {}: {e}", self.endpoint))?;
@@ -131,7 +142,11 @@ fn on_reply(event: Event, socket: &mut SocketHandle, client: &mut Client) {
         return;
     };
     let number = client.replies;
-    match reply.single().map(std::str::from_utf8) {
+    let text = reply
+        .single()
+        .filter(|frame| (1..=MAX_REPLY_BYTES).contains(&frame.len()))
+        .map(std::str::from_utf8);
+    match text {
         Some(Ok(text)) => {
             println!("Received {text} {number}");
             client.replies += 1;

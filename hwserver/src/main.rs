@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .insert_source(responder, move |event, socket, _| match event {
             Event::Message(request) => {
                 match request.single().map(std::str::from_utf8) {
-                    Some(Ok(text)) => println!("Received {text}"),
+                    Some(Ok(text)) if !text.is_empty() => println!("Received {text}"),
                     // A REP socket must answer before it can hear the next
                     // request, so a malformed one still gets its reply.
                     _ => eprintln!("warning: skipping a malformed request: {request:?}"),

@@ -1,0 +1,250 @@
+//! Bad input from a foreign peer, `e2e/peers/bad_peer.py`, to the programs
+//! that receive: each malformed message gets a warning on stderr and is
+//! skipped, the program keeps running, and the good messages after it still
+//! arrive.
+//!
+//! Which kinds each program is tried with, and where: "here", "weather"
+//! (weather.rs), "pipeline" (pipeline.rs), "ww" (waynes_world.rs), or "n/a"
+//! where the kind is a good message: any text is a request, a reply or a
+//! picture, and an empty message is a result.
+//!
+//! | program  | does not parse | not UTF-8 | empty     | multipart | over the cap |
+//! |----------|----------------|-----------|-----------|-----------|--------------|
+//! | hwserver | n/a            | here      | here      | here      | here (1)     |
+//! | hwclient | n/a            | here      | here      | here      | here (2)     |
+//! | wuclient | weather        | weather   | weather   | weather   | weather      |
+//! | taskwork | pipeline       | pipeline  | pipeline  | pipeline  | pipeline     |
+//! | tasksink | pipeline       | pipeline  | n/a       | pipeline  | here (1)     |
+//! | camera1  | n/a            | here, ww  | here, ww  | here, ww  | here, ww     |
+//! | camera2  | n/a            | here      | here      | here      | here         |
+//!
+//! (1) A bound server caps what it takes with ZMQ_MAXMSGSIZE, and libzmq
+//! drops a peer that sends more, connection and all: the server's own code
+//! never sees the message, so it cannot warn. (A socket monitor would not
+//! help: it reports ZMQ_EVENT_DISCONNECTED, as for any peer that leaves.)
+//! These tests check that the server goes on, and that a good message from
+//! a new connection gets through.
+//!
+//! (2) Twice: over hwclient's own cap, skipped with a warning, and over the
+//! far higher ZMQ_MAXMSGSIZE it sets, where libzmq drops the connection and,
+//! since the client connected, never reconnects: only `--timeout-ms` gets
+//! it going again.
+
+use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
+
+const ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+/// Starts the foreign peer: a socket of `kind` (`req`, `rep`, `pub` or
+/// `push`) that binds or connects (`--bind` or `--connect`) to `endpoint`
+/// and sends `messages` in taskvent.py's notation.
+fn bad_peer(kind: &str, place: &str, endpoint: &str, messages: &[&str]) -> Process {
+    let mut args = vec![kind, place, endpoint, "--"];
+    args.extend(messages);
+    Process::python("bad_peer.py", &args)
+}
+
+/// The warnings a program printed.
+fn warnings(output: &Output) -> Vec<&str> {
+    complete_lines(&output.stderr)
+        .filter(|line| line.starts_with("warning: "))
+        .collect()
+}
+
+/// Waits until a program has printed exactly `stdout` and `count`
+/// warnings, and returns what it printed. (Its stdout and stderr arrive
+/// apart, and after what the peer saw.)
+fn wait_for_output(process: &Process, stdout: &str, count: usize) -> Output {
+    let what = format!("stdout {stdout:?} and {count} warnings");
+    process.wait_until(&what, DEADLINE, |output| {
+        (output.stdout == stdout && warnings(output).len() == count).then_some(())
+    });
+    process.output()
+}
+
+/// Checks that a program printed one warning for each of `malformed`, in
+/// order, each showing the message (as zsource's `Multipart` debug shows
+/// it), and no other.
+fn assert_warned_about(output: &Output, malformed: &[&str]) {
+    let warnings = warnings(output);
+    assert_eq!(warnings.len(), malformed.len(), "{output}");
+    for (warning, shown) in warnings.iter().zip(malformed) {
+        assert!(warning.contains(shown), "{shown:?}\n{output}");
+    }
+}
+
+/// What the guide's hwclient prints for `requests` requests.
+fn guide_output(requests: u32) -> String {
+    let mut expected = String::from("Connecting to hello world server...\n");
+    for i in 0..requests {
+        expected += &format!("Sending Hello {i}...\nReceived World {i}\n");
+    }
+    expected
+}
+
+fn hwserver() -> (Process, String) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", "0"]);
+    let endpoint = server.endpoint();
+    (server, endpoint)
+}
+
+#[test]
+fn hwserver_warns_about_malformed_requests_and_still_replies() {
+    let (server, endpoint) = hwserver();
+    // A REP socket must reply before it can receive again, so each
+    // malformed request gets its "World" too.
+    let client = bad_peer(
+        "req",
+        "--connect",
+        &endpoint,
+        &["hex:fffe", "Hello|extra", "Hello"],
+    );
+    client.wait_for(Stream::Stdout, "done");
+    assert_eq!(
+        client.output().stdout,
+        "reply: b'World'\n".repeat(3) + "done\n"
+    );
+    let output = wait_for_output(&server, "Received Hello\n", 2);
+    assert_warned_about(&output, &["[255, 254]", r#"["Hello", "extra"]"#]);
+}
+
+#[test]
+fn hwserver_survives_a_request_over_its_size_cap() {
+    let (server, endpoint) = hwserver();
+    // Over the server's 1024 bytes: libzmq, not hwserver, skips it, and
+    // drops the connection with it. The peer then asks again on a new
+    // socket, as a Lazy Pirate client would.
+    let client = bad_peer(
+        "req",
+        "--connect",
+        &endpoint,
+        &["bytes:2000", "DROPPED", "Hello"],
+    );
+    client.wait_for(Stream::Stdout, "done");
+    assert_eq!(client.output().stdout, "dropped\nreply: b'World'\ndone\n");
+    wait_for_output(&server, "Received Hello\n", 0);
+}
+
+#[test]
+fn hwclient_warns_about_malformed_replies_and_asks_again() {
+    // A reply over the client's 1024 bytes, but under libzmq's cap, which
+    // it sets far higher: hwclient sees that one and skips it itself.
+    let server = bad_peer(
+        "rep",
+        "--bind",
+        ANY_PORT,
+        &["hex:fffe", "World|extra", "bytes:2000", "World"],
+    );
+    let endpoint = server.endpoint();
+    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "2"]);
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(output.stdout, guide_output(2), "{output}");
+    assert_warned_about(
+        &output,
+        &["[255, 254]", r#"["World", "extra"]"#, "(2000 bytes)"],
+    );
+    // Each malformed reply was asked again for.
+    server.wait_until("five requests", DEADLINE, |output| {
+        (output.stdout == "request: b'Hello'\n".repeat(5)).then_some(())
+    });
+}
+
+#[test]
+fn hwclient_with_retries_survives_a_reply_over_libzmqs_cap() {
+    // Over the 1 MiB that hwclient sets as ZMQ_MAXMSGSIZE: libzmq drops the
+    // connection and, since the client connected, never reconnects. Lazy
+    // Pirate's new socket gets the client going again. The peer answers
+    // every request after the first with "World".
+    let server = bad_peer("rep", "--bind", ANY_PORT, &["bytes:2000000", "World"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start(
+        "hwclient",
+        &[
+            "--connect",
+            &endpoint,
+            "--requests",
+            "2",
+            "--timeout-ms",
+            "500",
+            "--retries",
+            "5",
+        ],
+    );
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(output.stdout, guide_output(2), "{output}");
+    assert!(
+        output
+            .stderr
+            .contains("warning: no reply to request 0 in 500 ms, retrying on a new socket"),
+        "{output}"
+    );
+    // libzmq skipped it: hwclient never saw it.
+    assert!(!output.stderr.contains("skipping"), "{output}");
+}
+
+#[test]
+fn empty_requests_and_replies_are_warned_about() {
+    let (server, endpoint) = hwserver();
+    let client = bad_peer("req", "--connect", &endpoint, &["", "Hello"]);
+    client.wait_for(Stream::Stdout, "done");
+    let output = wait_for_output(&server, "Received Hello\n", 1);
+    assert_warned_about(&output, &[r#"[""]"#]);
+
+    let server = bad_peer("rep", "--bind", ANY_PORT, &["", "World"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "1"]);
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(output.stdout, guide_output(1), "{output}");
+    assert_warned_about(&output, &[r#"[""]"#]);
+}
+
+#[test]
+fn tasksink_survives_a_message_over_its_size_cap() {
+    let mut sink = Process::start("tasksink", &["--bind", ANY_PORT, "--tasks", "2"]);
+    let endpoint = sink.endpoint();
+    // Over the sink's 64 bytes: libzmq, not tasksink, skips it, and drops
+    // the connection with it. The peer's PUSH socket reconnects and sends
+    // the batch start and two results on the new connection.
+    let pusher = bad_peer(
+        "push",
+        "--connect",
+        &endpoint,
+        &["bytes:100", "DROPPED", "0", "", ""],
+    );
+    let output = sink.wait_success(DEADLINE);
+    assert!(
+        output.stdout.starts_with(":.Total elapsed time: "),
+        "{output}"
+    );
+    assert_warned_about(&output, &[]);
+    pusher.wait_for(Stream::Stdout, "dropped");
+}
+
+#[test]
+fn cameras_warn_about_malformed_messages_and_go_on() {
+    let ipc = IpcEndpoint::new("bad-camera2");
+    for (number, bind) in [(1, ANY_PORT), (2, ipc.as_str())] {
+        // The peer publishes once its subscriber has subscribed, so all of
+        // these arrive: a good one last, after the malformed ones. A
+        // picture is at most 1024 bytes.
+        let picture = format!("Camera {number}");
+        let publisher = bad_peer(
+            "pub",
+            "--bind",
+            bind,
+            &["hex:fffe", "", "multi|part", "bytes:2000", &picture],
+        );
+        let endpoint = publisher.endpoint();
+        let camera = Process::start(&format!("camera{number}"), &["--connect", &endpoint]);
+        let expected = format!("MSG {number}:  'Camera {number}'\n");
+        let output = wait_for_output(&camera, &expected, 4);
+        assert_warned_about(
+            &output,
+            &[
+                "[255, 254]",
+                r#"[""]"#,
+                r#"["multi", "part"]"#,
+                "2000 bytes",
+            ],
+        );
+    }
+}
