@@ -1,0 +1,182 @@
+//! Start order and restarts: a client started before its server connects
+//! when the server appears (DESIGN.md), and when its server goes away and
+//! another takes its place, the client carries on with the new one.
+//!
+//! The other test files cover much of this:
+//!
+//! - Clients first: hello.rs (hwclient, then hwserver), weather.rs
+//!   (wuclient, then wuserver), pipeline_reliability.rs (the workers, then
+//!   the ventilator, then the sink: back to front) and waynes_world.rs (both
+//!   cameras, then the server).
+//! - Restarts: lazy_pirate.rs (hwclient with `--timeout-ms` across an
+//!   hwserver restart; without it, the request the dead server took is
+//!   never answered, which is the guide's point) and
+//!   pipeline_reliability.rs (a worker across a sink restart, and across a
+//!   second ventilator on the same endpoint).
+//!
+//! This file adds the subscribers: wuclient across a wuserver restart, over
+//! IPC and over TCP, and both cameras across a waynes-world restart.
+//!
+//! A restarted server must bind the endpoint its clients know: an IPC path
+//! chosen in advance, or the TCP port the first server was given. (Another
+//! program could take that port in the moment between the two servers;
+//! none has been seen to.)
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+
+use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
+
+const ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+/// How many updates the client averages. Its filter, "", matches them all.
+const UPDATES: u32 = 100_000;
+
+const COLLECTING: &str = "Collecting updates from weather server...";
+
+/// The first of two servers: it publishes fewer updates than the client
+/// wants, then exits by itself. The client cannot complete with it alone,
+/// whatever the timing; if it does complete, the second server gave it the
+/// rest. (It may have missed the first server's updates altogether, the
+/// slow joiner: that changes nothing.)
+fn first_server(bind: &str) -> Process {
+    let updates = (UPDATES - 1).to_string();
+    Process::start("wuserver", &["--bind", bind, "--updates", &updates])
+}
+
+/// A client collecting every update from `endpoint`.
+fn client(endpoint: &str) -> Process {
+    let updates = UPDATES.to_string();
+    let client = Process::start(
+        "wuclient",
+        &["--connect", endpoint, "--updates", &updates, ""],
+    );
+    client.wait_for(Stream::Stdout, COLLECTING);
+    client
+}
+
+/// Starts the second server on the first one's endpoint, and checks that
+/// the client then completes.
+fn second_server_completes(endpoint: &str, mut client: Process) {
+    let second = Process::start("wuserver", &["--bind", endpoint]);
+    assert_eq!(second.endpoint(), endpoint);
+    assert_average(&client.wait_success(DEADLINE));
+}
+
+/// Checks the guide's two lines, for the filter "".
+fn assert_average(output: &Output) {
+    let mut lines = output.stdout.lines();
+    assert_eq!(lines.next(), Some(COLLECTING), "{output}");
+    let average = lines
+        .next()
+        .and_then(|line| line.strip_prefix("Average temperature for zipcode '' was "))
+        .and_then(|rest| rest.strip_suffix('F'))
+        .and_then(|number| number.parse::<i64>().ok());
+    assert!(
+        average.is_some_and(|average| (-80..=134).contains(&average)),
+        "{output}"
+    );
+    assert_eq!(lines.next(), None, "{output}");
+    assert_eq!(output.stderr, "", "{output}");
+}
+
+/// SIGKILL, unless the process has exited by itself already (the harness's
+/// `signal` would fail then). Returns how it ended, once it has.
+fn kill_unless_exited(process: &mut Process) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-KILL", &process.id().to_string()])
+        .stderr(Stdio::null())
+        .status();
+    process.wait_exit(DEADLINE)
+}
+
+#[test]
+fn wuclient_completes_across_a_server_killed_and_restarted_on_ipc() {
+    let ipc = IpcEndpoint::new("weather-restart");
+    let mut first = first_server(ipc.as_str());
+    let endpoint = first.endpoint();
+    let client = client(&endpoint);
+    // Killed as it publishes, unless it was quicker than the test. It
+    // leaves its socket file behind; the next bind replaces it. (The
+    // client is usually still joining then and has had none of its
+    // updates; in the next test it usually has had some.)
+    let status = kill_unless_exited(&mut first);
+    assert!(
+        status.signal() == Some(9) || status.success(),
+        "{status}\n{}",
+        first.output()
+    );
+    second_server_completes(&endpoint, client);
+}
+
+#[test]
+fn wuclient_completes_across_a_server_that_stopped_and_one_that_took_its_port() {
+    let mut first = first_server(ANY_PORT);
+    let endpoint = first.endpoint();
+    let client = client(&endpoint);
+    // Gone once it has published its updates.
+    first.wait_success(DEADLINE);
+    second_server_completes(&endpoint, client);
+}
+
+/// The line camera `number` prints for its own message.
+fn picture(number: u32) -> String {
+    format!("MSG {number}:  'Camera {number}'")
+}
+
+/// Waits until camera `number` has printed at least `count` pictures in
+/// all, and returns how many it has.
+fn wait_for_pictures(camera: &Process, number: u32, count: usize) -> usize {
+    let picture = picture(number);
+    camera.wait_until(&format!("{count} of {picture:?}"), DEADLINE, |output| {
+        let seen = complete_lines(&output.stdout)
+            .filter(|line| *line == picture)
+            .count();
+        (seen >= count).then_some(seen)
+    })
+}
+
+fn waynes_world(tcp: &str, ipc: &str) -> Process {
+    Process::start(
+        "waynes-world",
+        &["--tcp", tcp, "--ipc", ipc, "--interval-ms", "20"],
+    )
+}
+
+#[test]
+fn cameras_carry_on_across_a_server_killed_and_restarted() {
+    let ipc = IpcEndpoint::new("waynes-world-restart");
+    let mut first = waynes_world(ANY_PORT, ipc.as_str());
+    let endpoints = first.endpoints(2);
+    let cameras: Vec<Process> = [1, 2]
+        .into_iter()
+        .zip(&endpoints)
+        .map(|(number, endpoint)| {
+            Process::start(&format!("camera{number}"), &["--connect", endpoint])
+        })
+        .collect();
+    for (number, camera) in (1..).zip(&cameras) {
+        wait_for_pictures(camera, number, 1);
+    }
+    first.signal("KILL");
+    first.wait_exit(DEADLINE);
+    // Counted once the first server is gone. A message of its own may still
+    // be on its way to each camera: of three more, two at least come from
+    // the second server.
+    let seen: Vec<usize> = (1..)
+        .zip(&cameras)
+        .map(|(number, camera)| wait_for_pictures(camera, number, 1))
+        .collect();
+
+    let second = waynes_world(&endpoints[0], &endpoints[1]);
+    assert_eq!(second.endpoints(2), endpoints);
+    for ((number, camera), seen) in (1..).zip(&cameras).zip(seen) {
+        wait_for_pictures(camera, number, seen + 3);
+        let output = camera.output();
+        assert!(
+            complete_lines(&output.stdout).all(|line| line == picture(number)),
+            "{output}"
+        );
+        assert_eq!(output.stderr, "", "{output}");
+    }
+}

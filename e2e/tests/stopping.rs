@@ -1,0 +1,578 @@
+//! Stopping: every program that runs until stopped exits with status 0
+//! within 250 ms of SIGINT (Ctrl-C) and of SIGTERM, idle, in the middle of
+//! its stream, and after its peers have gone (DESIGN.md).
+//!
+//! The other test files cover much of that matrix; this one fills in the
+//! rest. The whole matrix, cell by cell (INT and TERM are the signals,
+//! "here" is this file):
+//!
+//! - hwserver. Idle: INT in hello.rs (also 20 times in a row), TERM here.
+//!   Mid-stream: answering a client at full speed, both here; with a
+//!   minute's work on a request, INT in hello.rs, TERM here. Peers gone
+//!   (its clients killed, one mid-request): both here.
+//! - hwclient. Never idle: it has a request out from the start, so "idle"
+//!   is waiting for a server that is not there, both here (with
+//!   `--timeout-ms`, both in lazy_pirate.rs). Mid-stream: requesting at
+//!   full speed, both here; waiting for a slow server, INT in hello.rs and
+//!   lazy_pirate.rs. Peers gone (its server killed with the request): both
+//!   here.
+//! - wuserver. Never idle: it publishes from the moment it binds, so "idle"
+//!   is publishing to no one, both here. Mid-stream (a subscriber
+//!   attached): both in weather.rs, and TERM 20 times in a row here. Peers
+//!   gone (its subscriber killed): both here.
+//! - wuclient. Idle: subscribed to a quiet server, both here; with no
+//!   server there, INT in weather.rs. Mid-stream (a flood of updates) and
+//!   peers gone (its server gone mid-stream): both here, and INT in a flood
+//!   20 times in a row.
+//! - taskvent. Idle (waiting for Enter or for its workers): both in
+//!   pipeline.rs and pipeline_reliability.rs. Mid-stream: delivering its
+//!   batch, both here; only a batch that no one takes lasts long enough to
+//!   catch. Peers gone (its worker and sink killed while it waits): both in
+//!   pipeline_reliability.rs.
+//! - taskwork and tasksink: every cell, both signals, in
+//!   pipeline_reliability.rs (and 20 times in a row there: INT to a worker
+//!   mid-task, TERM to a sink mid-batch).
+//! - waynes-world. Idle (a minute between ticks): both in waynes_world.rs.
+//!   Mid-stream (ticking, cameras attached): INT in waynes_world.rs, TERM
+//!   here. Peers gone (its cameras killed): both here.
+//! - camera1 and camera2. Idle (subscribed to a server that is quiet):
+//!   both here. Mid-stream: INT in waynes_world.rs, TERM here. Peers gone
+//!   (the server killed): both here; INT after the server stopped with
+//!   Ctrl-C, in waynes_world.rs. A camera started before any server is in
+//!   the same state as one whose server is gone (connecting to nothing),
+//!   but prints nothing to wait on.
+//!
+//! Not applicable: a client that has collected all it came for exits by
+//! itself (tested where its output is checked).
+
+use std::any::Any;
+use std::iter;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use e2e::{DEADLINE, IpcEndpoint, Process, Stream};
+
+/// How soon a program must exit after SIGINT or SIGTERM (DESIGN.md).
+const STOP: Duration = Duration::from_millis(250);
+
+const ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+/// A request or update count no test reaches: the client runs until stopped.
+const FOREVER: &str = "4000000000";
+
+/// Work that takes longer than any test waits.
+const A_MINUTE: &str = "60000";
+
+/// What a scene keeps alive until its process has stopped: peer processes,
+/// sockets of the test's own, endpoints.
+type Peers = Vec<Box<dyn Any>>;
+
+/// One program in one state: `scene` starts it and brings it there, and
+/// each of `signals` must then stop it.
+struct Case {
+    /// The program and its state, for the failure message.
+    name: &'static str,
+    signals: &'static [&'static str],
+    scene: fn() -> (Process, Peers),
+}
+
+const BOTH: &[&str] = &["INT", "TERM"];
+
+/// For the cells whose SIGINT is tested elsewhere (see the header).
+const TERM: &[&str] = &["TERM"];
+
+const IDLE: &[Case] = &[
+    Case {
+        name: "hwserver waiting for its first request",
+        signals: TERM,
+        scene: hwserver_idle,
+    },
+    Case {
+        name: "hwclient waiting for a server that is not there",
+        signals: BOTH,
+        scene: hwclient_without_server,
+    },
+    Case {
+        name: "wuserver publishing to no one",
+        signals: BOTH,
+        scene: wuserver_alone,
+    },
+    Case {
+        name: "wuclient subscribed to a quiet server",
+        signals: BOTH,
+        scene: wuclient_idle,
+    },
+    Case {
+        name: "camera1 subscribed to a quiet server",
+        signals: BOTH,
+        scene: || camera_idle(1),
+    },
+    Case {
+        name: "camera2 subscribed to a quiet server",
+        signals: BOTH,
+        scene: || camera_idle(2),
+    },
+];
+
+const MID_STREAM: &[Case] = &[
+    Case {
+        name: "hwserver answering a client at full speed",
+        signals: BOTH,
+        scene: || {
+            let (server, client) = hello_at_full_speed();
+            (server, vec![Box::new(client)])
+        },
+    },
+    Case {
+        name: "hwserver in the middle of a minute's work",
+        signals: TERM,
+        scene: hwserver_mid_request,
+    },
+    Case {
+        name: "hwclient requesting at full speed",
+        signals: BOTH,
+        scene: || {
+            let (server, client) = hello_at_full_speed();
+            (client, vec![Box::new(server)])
+        },
+    },
+    Case {
+        name: "wuclient in a flood of updates",
+        signals: BOTH,
+        scene: || {
+            let (client, flood) = wuclient_in_a_flood();
+            (client, vec![Box::new(flood)])
+        },
+    },
+    Case {
+        name: "taskvent delivering a batch that no one takes",
+        signals: BOTH,
+        scene: taskvent_delivering,
+    },
+    Case {
+        name: "waynes-world publishing to its cameras",
+        signals: TERM,
+        scene: || {
+            let (server, cameras, ipc) = waynes_world_with_cameras();
+            (server, vec![Box::new(cameras), Box::new(ipc)])
+        },
+    },
+    Case {
+        name: "camera1 receiving",
+        signals: TERM,
+        scene: || camera_receiving(1),
+    },
+    Case {
+        name: "camera2 receiving",
+        signals: TERM,
+        scene: || camera_receiving(2),
+    },
+];
+
+const PEERS_GONE: &[Case] = &[
+    Case {
+        name: "hwserver after its clients were killed",
+        signals: BOTH,
+        scene: hwserver_clients_killed,
+    },
+    Case {
+        name: "hwclient after its server was killed with the request",
+        signals: BOTH,
+        scene: hwclient_server_killed,
+    },
+    Case {
+        name: "wuserver after its subscriber was killed",
+        signals: BOTH,
+        scene: wuserver_subscriber_killed,
+    },
+    Case {
+        name: "wuclient after its server went away mid-stream",
+        signals: BOTH,
+        scene: || {
+            let (client, flood) = wuclient_in_a_flood();
+            drop(flood);
+            (client, vec![])
+        },
+    },
+    Case {
+        name: "waynes-world after its cameras were killed",
+        signals: BOTH,
+        scene: || {
+            let (server, cameras, ipc) = waynes_world_with_cameras();
+            drop(cameras); // SIGKILL
+            (server, vec![Box::new(ipc)])
+        },
+    },
+    Case {
+        name: "camera1 after its server was killed",
+        signals: BOTH,
+        scene: || camera_server_killed(1),
+    },
+    Case {
+        name: "camera2 after its server was killed",
+        signals: BOTH,
+        scene: || camera_server_killed(2),
+    },
+];
+
+#[test]
+fn idle_programs_stop_at_once() {
+    let _turn = one_at_a_time();
+    stop_each(IDLE);
+}
+
+#[test]
+fn programs_stop_at_once_in_the_middle_of_their_stream() {
+    let _turn = one_at_a_time();
+    stop_each(MID_STREAM);
+}
+
+#[test]
+fn programs_stop_at_once_after_their_peers_are_gone() {
+    let _turn = one_at_a_time();
+    stop_each(PEERS_GONE);
+}
+
+#[test]
+fn sigterm_stops_wuserver_at_full_speed_every_time() {
+    let _turn = one_at_a_time();
+    let context = zmq::Context::new();
+    for attempt in 0..20 {
+        let mut server = Process::start("wuserver", &["--bind", ANY_PORT]);
+        // A subscriber to everything, so that every update really goes out.
+        let subscriber = context.socket(zmq::SUB).unwrap();
+        subscriber.set_linger(0).unwrap();
+        subscriber.set_rcvtimeo(deadline_ms()).unwrap();
+        subscriber.connect(&server.endpoint()).unwrap();
+        subscriber.set_subscribe(b"").unwrap();
+        subscriber.recv_bytes(0).expect("the server publishes");
+        assert_stops(&mut server, "TERM", &format!("wuserver, attempt {attempt}"));
+    }
+}
+
+#[test]
+fn sigint_stops_wuclient_in_a_flood_every_time() {
+    let _turn = one_at_a_time();
+    for attempt in 0..20 {
+        let (mut client, _flood) = wuclient_in_a_flood();
+        assert_stops(&mut client, "INT", &format!("wuclient, attempt {attempt}"));
+    }
+}
+
+/// The tests here take turns: on a small machine the busy scenes of one
+/// would slow down the stopping of another, and the 250 ms are what is
+/// tested.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    // A test that failed still hands over its turn.
+    TURN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Sets up each case once for each of its signals, and stops it with that
+/// signal.
+fn stop_each(cases: &[Case]) {
+    for case in cases {
+        for signal in case.signals {
+            let (mut process, _peers) = (case.scene)();
+            assert_stops(&mut process, signal, case.name);
+        }
+    }
+}
+
+/// Sends `signal` and checks that the process exits with 0 in time.
+fn assert_stops(process: &mut Process, signal: &str, case: &str) {
+    // A deadline missed fails in wait_exit, which does not know the case.
+    eprintln!("stopping: {case}, SIG{signal}");
+    process.signal(signal);
+    let sent = Instant::now();
+    let status = process.wait_exit(STOP);
+    assert!(
+        status.success(),
+        "{case}, SIG{signal}: {status} after {:?}\n{}",
+        sent.elapsed(),
+        process.output()
+    );
+}
+
+fn deadline_ms() -> i32 {
+    i32::try_from(DEADLINE.as_millis()).expect("the deadline fits")
+}
+
+// Hello world.
+
+fn hwserver_idle() -> (Process, Peers) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT]);
+    server.endpoint();
+    (server, vec![])
+}
+
+fn hwserver_mid_request() -> (Process, Peers) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", A_MINUTE]);
+    let client = Process::start("hwclient", &["--connect", &server.endpoint()]);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    (server, vec![Box::new(client)])
+}
+
+/// A server without work and a client that never stops asking, a hundred
+/// requests in.
+fn hello_at_full_speed() -> (Process, Process) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", "0"]);
+    let client = Process::start(
+        "hwclient",
+        &["--connect", &server.endpoint(), "--requests", FOREVER],
+    );
+    client.wait_for(Stream::Stdout, "Received World 100");
+    (server, client)
+}
+
+fn hwserver_clients_killed() -> (Process, Peers) {
+    // The work is short, so that the reply to the killed client is sent
+    // (into the void) and the server goes on to the next one.
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", "100"]);
+    let endpoint = server.endpoint();
+    let one_request = ["--connect", endpoint.as_str(), "--requests", "1"];
+    let first = Process::start("hwclient", &one_request);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    drop(first); // SIGKILL, waiting for its reply
+    let second = Process::start("hwclient", &one_request);
+    // A REP server hears the next request only once it has replied.
+    server.wait_until("a second request", DEADLINE, |output| {
+        (output.stdout.matches("Received Hello").count() == 2).then_some(())
+    });
+    drop(second); // SIGKILL
+    (server, vec![])
+}
+
+fn hwclient_without_server() -> (Process, Peers) {
+    let nowhere = IpcEndpoint::new("no-hello-server");
+    let client = Process::start("hwclient", &["--connect", nowhere.as_str()]);
+    // Printed once connected, unlike `Connecting to...` (see wuclient_idle).
+    client.wait_for(Stream::Stdout, "Sending Hello 0...");
+    (client, vec![Box::new(nowhere)])
+}
+
+fn hwclient_server_killed() -> (Process, Peers) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", A_MINUTE]);
+    let client = Process::start("hwclient", &["--connect", &server.endpoint()]);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    // Without --timeout-ms the client waits for this reply forever.
+    drop(server); // SIGKILL
+    (client, vec![])
+}
+
+// Weather updates.
+
+fn wuserver_alone() -> (Process, Peers) {
+    let server = Process::start("wuserver", &["--bind", ANY_PORT]);
+    server.endpoint();
+    (server, vec![])
+}
+
+fn wuserver_subscriber_killed() -> (Process, Peers) {
+    let server = Process::start("wuserver", &["--bind", ANY_PORT]);
+    // Any subscriber to everything will do. A camera prints each message it
+    // gets, so it shows when the updates reach it, which wuclient does not.
+    let subscriber = Process::start("camera1", &["--connect", &server.endpoint()]);
+    subscriber.wait_for(Stream::Stdout, "MSG 1:  '");
+    drop(subscriber); // SIGKILL
+    (server, vec![])
+}
+
+fn wuclient_idle() -> (Process, Peers) {
+    let publisher = TestPublisher::bind(ANY_PORT);
+    let client = Process::start("wuclient", &["--connect", &publisher.endpoint]);
+    // Not `Collecting updates...`: the client prints that before it
+    // connects, and a signal that interrupts the connect fails it.
+    publisher.wait_for_subscriber();
+    (client, vec![Box::new(publisher)])
+}
+
+/// A client that never has enough, under a flood of updates for its zip
+/// code. wuclient prints nothing while it collects; the flood has updates it
+/// warns about among the good ones, so the test sees them arrive.
+fn wuclient_in_a_flood() -> (Process, Flood) {
+    let publisher = TestPublisher::bind(ANY_PORT);
+    let client = Process::start(
+        "wuclient",
+        &["--connect", &publisher.endpoint, "--updates", FOREVER],
+    );
+    publisher.wait_for_subscriber();
+    let flood = publisher.flood("10001 23 45", "10001 hot humid");
+    client.wait_for(Stream::Stderr, "warning: skipping a malformed update");
+    (client, flood)
+}
+
+/// A publisher of the test's own, standing in for a server: an XPUB socket,
+/// which receives each subscription. Our subscribers print nothing when
+/// they connect; this is how a test knows one is there.
+struct TestPublisher {
+    socket: zmq::Socket,
+    endpoint: String,
+}
+
+impl TestPublisher {
+    fn bind(endpoint: &str) -> TestPublisher {
+        let socket = zmq::Context::new().socket(zmq::XPUB).unwrap();
+        socket.set_linger(0).unwrap();
+        socket.set_rcvtimeo(deadline_ms()).unwrap();
+        socket.bind(endpoint).unwrap();
+        let endpoint = socket.get_last_endpoint().unwrap().unwrap();
+        TestPublisher { socket, endpoint }
+    }
+
+    /// Waits for a subscription: what is published after it reaches the
+    /// subscriber.
+    fn wait_for_subscriber(&self) {
+        let message = self.socket.recv_bytes(0).expect("a subscriber");
+        assert_eq!(message.first(), Some(&1), "not a subscription: {message:?}");
+    }
+
+    fn publish(&self, message: &str) {
+        self.socket.send(message, 0).unwrap();
+    }
+
+    /// Publishes bursts of `update`, each led by one `marker`, faster than
+    /// a subscriber can take them, until the flood is dropped.
+    fn flood(self, update: &'static str, marker: &'static str) -> Flood {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = thread::spawn(move || {
+            while !stopped.load(Ordering::Relaxed) {
+                // A burst fills the subscriber's queue (1000 messages, the
+                // default high-water mark; a PUB socket drops the rest). The
+                // marker goes first, into the room the subscriber has made.
+                // The pause keeps this thread from taking a core of its own
+                // from the programs under test: a debug build's subscriber
+                // takes longer than that to empty its queue.
+                for message in iter::once(marker).chain(iter::repeat_n(update, 999)) {
+                    if self.socket.send(message, 0).is_err() {
+                        return;
+                    }
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+        });
+        Flood {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// A [`TestPublisher::flood`] going on. Dropping it stops the flood and
+/// closes the socket: the server is gone.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+// The parallel pipeline.
+
+fn taskvent_delivering() -> (Process, Peers) {
+    // No worker and no sink: the batch (with `--workers 0`, sent at once)
+    // waits to be delivered, for five seconds before the ventilator gives up.
+    let nowhere = IpcEndpoint::new("no-sink");
+    let ventilator = Process::start(
+        "taskvent",
+        &[
+            "--bind",
+            ANY_PORT,
+            "--sink",
+            nowhere.as_str(),
+            "--workers",
+            "0",
+            "--tasks",
+            "10",
+        ],
+    );
+    ventilator.wait_for(Stream::Stdout, "Total expected cost");
+    (ventilator, vec![Box::new(nowhere)])
+}
+
+// Wayne's World.
+
+/// Starts the server, ticking every 20 ms, and returns it with its TCP and
+/// IPC endpoints.
+fn waynes_world(ipc: &IpcEndpoint) -> (Process, String, String) {
+    let server = Process::start(
+        "waynes-world",
+        &[
+            "--tcp",
+            ANY_PORT,
+            "--ipc",
+            ipc.as_str(),
+            "--interval-ms",
+            "20",
+        ],
+    );
+    let mut endpoints = server.endpoints(2);
+    let ipc = endpoints.remove(1);
+    (server, endpoints.remove(0), ipc)
+}
+
+fn start_camera(number: u32, endpoint: &str) -> Process {
+    Process::start(&format!("camera{number}"), &["--connect", endpoint])
+}
+
+/// Waits until camera `number` has printed its own message.
+fn wait_for_picture(camera: &Process, number: u32) {
+    camera.wait_for(Stream::Stdout, &format!("MSG {number}:  'Camera {number}'"));
+}
+
+/// Starts camera `number` and waits until it has received its own message.
+fn camera(number: u32, endpoint: &str) -> Process {
+    let camera = start_camera(number, endpoint);
+    wait_for_picture(&camera, number);
+    camera
+}
+
+/// The server, and both cameras, each having received its own message.
+fn waynes_world_with_cameras() -> (Process, [Process; 2], IpcEndpoint) {
+    let ipc = IpcEndpoint::new("waynes-world");
+    let (server, tcp, ipc_endpoint) = waynes_world(&ipc);
+    let cameras = [camera(1, &tcp), camera(2, &ipc_endpoint)];
+    (server, cameras, ipc)
+}
+
+/// Camera `number` receiving from the server, and the server.
+fn camera_and_server(number: u32) -> (Process, Process, IpcEndpoint) {
+    let ipc = IpcEndpoint::new("waynes-world");
+    let (server, tcp, ipc_endpoint) = waynes_world(&ipc);
+    let endpoint = if number == 1 { tcp } else { ipc_endpoint };
+    (camera(number, &endpoint), server, ipc)
+}
+
+fn camera_receiving(number: u32) -> (Process, Peers) {
+    let (camera, server, ipc) = camera_and_server(number);
+    (camera, vec![Box::new(server), Box::new(ipc)])
+}
+
+fn camera_server_killed(number: u32) -> (Process, Peers) {
+    let (camera, server, ipc) = camera_and_server(number);
+    drop(server); // SIGKILL
+    (camera, vec![Box::new(ipc)])
+}
+
+/// A camera that has received one message, from a server that then says
+/// nothing more: camera 1 over TCP, camera 2 over IPC, as they are meant to.
+fn camera_idle(number: u32) -> (Process, Peers) {
+    let ipc = IpcEndpoint::new("quiet-server");
+    let publisher = TestPublisher::bind(if number == 1 { ANY_PORT } else { ipc.as_str() });
+    let camera = start_camera(number, &publisher.endpoint);
+    publisher.wait_for_subscriber();
+    publisher.publish(&format!("Camera {number}"));
+    // The camera prints from its loop, so its Ctrl-C handler is set by now.
+    wait_for_picture(&camera, number);
+    (camera, vec![Box::new(publisher), Box::new(ipc)])
+}
