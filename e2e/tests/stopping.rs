@@ -261,6 +261,20 @@ fn sigint_stops_wuclient_in_a_flood_every_time() {
     }
 }
 
+#[test]
+fn sigint_stops_a_camera_that_has_just_subscribed_every_time() {
+    // Its subscription can reach the publisher before the camera's loop
+    // runs: Ctrl-C must be handled from the start, not only in the loop.
+    let _turn = one_at_a_time();
+    for attempt in 0..50 {
+        let publisher = TestPublisher::bind(ANY_PORT);
+        let mut camera = start_camera(1, &publisher.endpoint);
+        publisher.wait_for_subscriber();
+        let case = format!("camera1 just subscribed, attempt {attempt}");
+        assert_stops(&mut camera, "INT", &case);
+    }
+}
+
 /// The tests here take turns: on a small machine the busy scenes of one
 /// would slow down the stopping of another, and the 250 ms are what is
 /// tested.

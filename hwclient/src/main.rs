@@ -93,8 +93,7 @@ impl Client {
     fn connect(&self) -> Result<ZmqSource, Box<dyn Error>> {
         let requester = self.context.socket(zmq::REQ)?;
         requester.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
-        requester
-            .connect(&self.endpoint)
+        zsource::retry_interrupted(|| requester.connect(&self.endpoint))
             .map_err(|e| format!("connect {}: {e}", self.endpoint))?;
         Ok(ZmqSource::new(requester)?)
     }

@@ -58,8 +58,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let context = zmq::Context::new();
     let responder = context.socket(zmq::REP)?;
     responder.set_maxmsgsize(MAX_REQUEST_BYTES)?;
-    responder
-        .bind(&args.bind)
+    zsource::retry_interrupted(|| responder.bind(&args.bind))
         .map_err(|e| format!("bind {}: {e}", args.bind))?;
     // With a wildcard such as tcp://127.0.0.1:*, this says which port we got.
     let endpoint = responder

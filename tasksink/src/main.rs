@@ -107,8 +107,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let context = zmq::Context::new();
     let receiver = context.socket(zmq::PULL)?;
     receiver.set_maxmsgsize(MAX_MESSAGE_BYTES)?;
-    receiver
-        .bind(&args.bind)
+    zsource::retry_interrupted(|| receiver.bind(&args.bind))
         .map_err(|e| format!("bind {}: {e}", args.bind))?;
     // With a wildcard such as tcp://127.0.0.1:*, this says which port we got.
     let endpoint = receiver

@@ -105,8 +105,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             workers,
         )?;
     }
-    sender
-        .bind(&args.bind)
+    zsource::retry_interrupted(|| sender.bind(&args.bind))
         .map_err(|e| format!("bind {}: {e}", args.bind))?;
     // With a wildcard such as tcp://127.0.0.1:*, this says which port we got.
     let endpoint = sender
@@ -120,7 +119,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         .build(sender)?;
 
     let sink = context.socket(zmq::PUSH)?;
-    sink.connect(&args.sink)
+    zsource::retry_interrupted(|| sink.connect(&args.sink))
         .map_err(|e| format!("connect {}: {e}", args.sink))?;
     let mut sink = ZmqSource::new(sink)?;
 
@@ -186,10 +185,10 @@ fn monitor_handshakes(
     socket: &zmq::Socket,
 ) -> Result<ZmqSource, Box<dyn Error>> {
     let handshake = zmq::SocketEvent::HANDSHAKE_SUCCEEDED.to_raw();
-    socket.monitor(MONITOR, i32::from(handshake))?;
+    zsource::retry_interrupted(|| socket.monitor(MONITOR, i32::from(handshake)))?;
     let monitor = context.socket(zmq::PAIR)?;
     // Over inproc, connecting completes at once, so no event is missed.
-    monitor.connect(MONITOR)?;
+    zsource::retry_interrupted(|| monitor.connect(MONITOR))?;
     Ok(ZmqSource::new(monitor)?)
 }
 

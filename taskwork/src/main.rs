@@ -86,12 +86,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     let context = zmq::Context::new();
     let receiver = context.socket(zmq::PULL)?;
     receiver.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
-    receiver
-        .connect(&args.connect)
+    zsource::retry_interrupted(|| receiver.connect(&args.connect))
         .map_err(|e| format!("connect {}: {e}", args.connect))?;
     let sender = context.socket(zmq::PUSH)?;
-    sender
-        .connect(&args.sink)
+    zsource::retry_interrupted(|| sender.connect(&args.sink))
         .map_err(|e| format!("connect {}: {e}", args.sink))?;
     let sender = ZmqSource::new(sender)?;
 

@@ -120,8 +120,7 @@ fn publisher(context: &zmq::Context, endpoint: &str) -> Result<(zmq::Socket, Str
     let socket = context
         .socket(zmq::PUB)
         .map_err(|e| format!("create a PUB socket: {e}"))?;
-    socket
-        .bind(endpoint)
+    zsource::retry_interrupted(|| socket.bind(endpoint))
         .map_err(|e| format!("bind {endpoint}: {e}"))?;
     let bound = socket
         .get_last_endpoint()

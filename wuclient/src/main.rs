@@ -83,8 +83,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let context = zmq::Context::new();
     let subscriber = context.socket(zmq::SUB)?;
     subscriber.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
-    subscriber
-        .connect(&args.connect)
+    zsource::retry_interrupted(|| subscriber.connect(&args.connect))
         .map_err(|e| format!("connect {}: {e}", args.connect))?;
     // Without a subscription, a SUB socket receives nothing at all.
     subscriber.set_subscribe(args.filter.as_bytes())?;

@@ -78,8 +78,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let context = zmq::Context::new();
     let publisher = context.socket(zmq::PUB)?;
     for endpoint in &args.bind {
-        publisher
-            .bind(endpoint)
+        zsource::retry_interrupted(|| publisher.bind(endpoint))
             .map_err(|e| format!("bind {endpoint}: {e}"))?;
         // With a wildcard such as tcp://127.0.0.1:*, this says which port we got.
         let bound = publisher

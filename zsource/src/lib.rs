@@ -135,3 +135,30 @@ pub use error::{Error, SendError};
 pub use multipart::{Frames, Multipart};
 pub use queue::Sender;
 pub use source::{Builder, DEFAULT_BUDGET, DEFAULT_CAPACITY, Event, SocketHandle, ZmqSource};
+
+/// Runs a libzmq call again for as long as it fails with `EINTR`.
+///
+/// libzmq's `bind`, `connect` and `monitor` first handle the socket's
+/// pending commands, and a signal that arrives meanwhile (Ctrl-C, once a
+/// handler is installed) makes them fail with `EINTR` before they have done
+/// anything. A program that handles Ctrl-C in its event loop wants to carry
+/// on, and meet the Ctrl-C in the loop, rather than fail:
+///
+/// ```
+/// let context = zmq::Context::new();
+/// let socket = context.socket(zmq::PULL)?;
+/// zsource::retry_interrupted(|| socket.bind("inproc://results"))?;
+/// # Ok::<(), zmq::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The first error other than `EINTR`.
+pub fn retry_interrupted<T>(mut operation: impl FnMut() -> zmq::Result<T>) -> zmq::Result<T> {
+    loop {
+        match operation() {
+            Err(zmq::Error::EINTR) => continue,
+            result => return result,
+        }
+    }
+}

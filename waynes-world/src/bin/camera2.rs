@@ -48,25 +48,25 @@ const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
 fn main() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
-    let context = zmq::Context::new();
-    let subscriber = context.socket(zmq::SUB)?;
-    subscriber.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
-    // An empty prefix matches every message.
-    subscriber.set_subscribe(b"")?;
-    subscriber
-        .connect(&args.connect)
-        .map_err(|e| format!("connect {}: {e}", args.connect))?;
-
     let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
     // Ctrl-C arrives as an event like any other. A ping keeps one that comes
     // before the loop runs, which a bare `LoopSignal::stop` would not: `run`
-    // clears the stop flag when it starts.
+    // clears the stop flag when it starts. Set up first, so that no Ctrl-C
+    // meets the default handler, which would kill the camera outright.
     let (ctrl_c, stopped) = make_ping()?;
     ctrlc::set_handler(move || ctrl_c.ping())?;
     let signal = event_loop.get_signal();
     event_loop
         .handle()
         .insert_source(stopped, move |(), _, _| signal.stop())?;
+
+    let context = zmq::Context::new();
+    let subscriber = context.socket(zmq::SUB)?;
+    subscriber.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
+    // An empty prefix matches every message.
+    subscriber.set_subscribe(b"")?;
+    zsource::retry_interrupted(|| subscriber.connect(&args.connect))
+        .map_err(|e| format!("connect {}: {e}", args.connect))?;
 
     event_loop
         .handle()
