@@ -173,15 +173,16 @@ fn a_sink_with_a_timeout_waits_for_the_batch_then_reports_a_stall() {
 
 #[test]
 fn each_result_pushes_the_timeout_back() {
-    // Results 300 ms apart for 1.5 s: longer than the timeout in all, but
-    // never that long without one.
-    const TASKS: usize = 5;
-    let (mut sink, endpoint) = sink(ANY_PORT, TASKS, &["--timeout-ms", "1000"]);
+    // Results 250 ms apart for 2.5 s: longer than the timeout in all, but
+    // never that long without one (an eighth of it, so that a busy machine
+    // that delays one send cannot make a gap look like a stall).
+    const TASKS: usize = 10;
+    let (mut sink, endpoint) = sink(ANY_PORT, TASKS, &["--timeout-ms", "2000"]);
     let context = zmq::Context::new();
     let sender = test_sender(&context, &endpoint);
     sender.send("0", 0).unwrap();
     for _ in 0..TASKS {
-        thread::sleep(Duration::from_millis(300));
+        thread::sleep(Duration::from_millis(250));
         sender.send("", 0).unwrap();
     }
     assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
