@@ -78,6 +78,16 @@ pub fn workspace_root() -> &'static Path {
         .expect("e2e sits in the workspace root")
 }
 
+/// What the guide's hwclient prints for `requests` requests that all get
+/// their reply, each once and in order.
+pub fn hwclient_output(requests: u32) -> String {
+    let mut expected = String::from("Connecting to hello world server...\n");
+    for i in 0..requests {
+        expected += &format!("Sending Hello {i}...\nReceived World {i}\n");
+    }
+    expected
+}
+
 /// A fresh `ipc://` endpoint in the temporary directory, unique to this test
 /// process and call, for tests that need to know an endpoint before anything
 /// binds it (a client started before its server). Dropping it removes the
@@ -423,6 +433,39 @@ impl Process {
         let output = self.output();
         assert!(status.success(), "{}: {status}\n{output}", self.name);
         output
+    }
+
+    /// Checks that the process rejected its command line: clap's message,
+    /// naming `named`, and exit status 2.
+    pub fn assert_usage_error(mut self, named: &str) {
+        let status = self.wait_exit(DEADLINE);
+        let output = self.output();
+        assert_eq!(status.code(), Some(2), "{}: {output}", self.name);
+        assert!(
+            output.stderr.contains(named),
+            "{}: {named:?}\n{output}",
+            self.name
+        );
+    }
+
+    /// Checks that the process failed at once as a program given an
+    /// endpoint it cannot use should: exit status 1 and one line on stderr
+    /// naming `named`, with no panic.
+    pub fn assert_fails_naming(mut self, named: &str) {
+        let status = self.wait_exit(DEADLINE);
+        let output = self.output();
+        assert_eq!(status.code(), Some(1), "{}: {output}", self.name);
+        assert_eq!(output.stderr.lines().count(), 1, "{}: {output}", self.name);
+        assert!(
+            output.stderr.contains(named),
+            "{}: {named:?}\n{output}",
+            self.name
+        );
+        assert!(
+            !output.stderr.contains("panicked"),
+            "{}: {output}",
+            self.name
+        );
     }
 
     fn lock(&self) -> MutexGuard<'_, Output> {

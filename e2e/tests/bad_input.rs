@@ -30,7 +30,7 @@
 //! since the client connected, never reconnects: only `--timeout-ms` gets
 //! it going again.
 
-use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
+use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines, hwclient_output};
 
 const ANY_PORT: &str = "tcp://127.0.0.1:*";
 
@@ -70,15 +70,6 @@ fn assert_warned_about(output: &Output, malformed: &[&str]) {
     for (warning, shown) in warnings.iter().zip(malformed) {
         assert!(warning.contains(shown), "{shown:?}\n{output}");
     }
-}
-
-/// What the guide's hwclient prints for `requests` requests.
-fn guide_output(requests: u32) -> String {
-    let mut expected = String::from("Connecting to hello world server...\n");
-    for i in 0..requests {
-        expected += &format!("Sending Hello {i}...\nReceived World {i}\n");
-    }
-    expected
 }
 
 fn hwserver() -> (Process, String) {
@@ -137,7 +128,7 @@ fn hwclient_warns_about_malformed_replies_and_asks_again() {
     let endpoint = server.endpoint();
     let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "2"]);
     let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, guide_output(2), "{output}");
+    assert_eq!(output.stdout, hwclient_output(2), "{output}");
     assert_warned_about(
         &output,
         &["[255, 254]", r#"["World", "extra"]"#, "(2000 bytes)"],
@@ -170,7 +161,7 @@ fn hwclient_with_retries_survives_a_reply_over_libzmqs_cap() {
         ],
     );
     let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, guide_output(2), "{output}");
+    assert_eq!(output.stdout, hwclient_output(2), "{output}");
     assert!(
         output
             .stderr
@@ -193,7 +184,7 @@ fn empty_requests_and_replies_are_warned_about() {
     let endpoint = server.endpoint();
     let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "1"]);
     let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, guide_output(1), "{output}");
+    assert_eq!(output.stdout, hwclient_output(1), "{output}");
     assert_warned_about(&output, &[r#"[""]"#]);
 }
 

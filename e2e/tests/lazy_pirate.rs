@@ -4,20 +4,10 @@
 
 use std::time::Duration;
 
-use e2e::{DEADLINE, IpcEndpoint, Process, Stream};
+use e2e::{DEADLINE, IpcEndpoint, Process, Stream, hwclient_output};
 
 /// How soon a program must exit after Ctrl-C (DESIGN.md).
 const STOP: Duration = Duration::from_millis(250);
-
-/// What the guide's client prints for `requests` requests that all get
-/// their reply, each exactly once and in order.
-fn guide_output(requests: u32) -> String {
-    let mut expected = String::from("Connecting to hello world server...\n");
-    for i in 0..requests {
-        expected += &format!("Sending Hello {i}...\nReceived World {i}\n");
-    }
-    expected
-}
 
 #[test]
 fn with_retries_the_client_survives_a_server_restart() {
@@ -49,7 +39,7 @@ fn with_retries_the_client_survives_a_server_restart() {
     restarted.endpoint();
 
     let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, guide_output(8), "{output}");
+    assert_eq!(output.stdout, hwclient_output(8), "{output}");
     // The request the killed server took with it was sent again.
     assert!(
         output
@@ -147,7 +137,7 @@ fn with_retries_and_a_healthy_server_the_output_is_the_guides() {
         ],
     );
     let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, guide_output(3), "{output}");
+    assert_eq!(output.stdout, hwclient_output(3), "{output}");
     assert_eq!(output.stderr, "", "{output}");
 }
 
@@ -199,11 +189,7 @@ fn bad_retry_settings_are_usage_errors() {
         // Retries without a timeout would never happen.
         (&["--retries", "3"][..], "--timeout-ms"),
     ] {
-        let mut client = Process::start("hwclient", args);
-        let status = client.wait_exit(DEADLINE);
-        let output = client.output();
-        assert_eq!(status.code(), Some(2), "{args:?}\n{output}");
-        assert!(output.stderr.contains(named), "{args:?}\n{output}");
+        Process::start("hwclient", args).assert_usage_error(named);
     }
 }
 

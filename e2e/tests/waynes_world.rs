@@ -82,17 +82,6 @@ fn ctrl_c(process: &mut Process) {
     assert!(status.success(), "{status}\n{}", process.output());
 }
 
-/// Checks that a program failed at once with exit 1 and one line naming
-/// `endpoint`.
-fn assert_fails_naming(mut process: Process, endpoint: &str) {
-    let status = process.wait_exit(DEADLINE);
-    let output = process.output();
-    assert_eq!(status.code(), Some(1), "{output}");
-    assert_eq!(output.stderr.lines().count(), 1, "{output}");
-    assert!(output.stderr.contains(endpoint), "{output}");
-    assert!(!output.stderr.contains("panicked"), "{output}");
-}
-
 #[test]
 fn each_camera_sees_only_its_own_camera() {
     let dir = TempDir::new("own");
@@ -174,11 +163,7 @@ fn ctrl_c_stops_a_receiving_camera() {
 #[test]
 fn a_bad_flag_is_a_usage_error() {
     for program in ["waynes-world", "camera1", "camera2"] {
-        let mut process = Process::start(program, &["--no-such-flag"]);
-        let status = process.wait_exit(DEADLINE);
-        let output = process.output();
-        assert_eq!(status.code(), Some(2), "{program}\n{output}");
-        assert!(output.stderr.contains("--no-such-flag"), "{output}");
+        Process::start(program, &["--no-such-flag"]).assert_usage_error("--no-such-flag");
     }
 }
 
@@ -199,10 +184,10 @@ fn an_endpoint_that_cannot_be_bound_is_one_line_and_exit_1() {
     ];
     for (tcp, ipc, bad) in cases {
         let server = Process::start("waynes-world", &["--tcp", tcp, "--ipc", ipc]);
-        assert_fails_naming(server, bad);
+        server.assert_fails_naming(bad);
     }
     for number in [1, 2] {
-        assert_fails_naming(start_camera(number, "nonsense"), "nonsense");
+        start_camera(number, "nonsense").assert_fails_naming("nonsense");
     }
 }
 
@@ -242,7 +227,7 @@ fn a_second_server_does_not_take_the_ipc_path_of_a_running_one() {
         "waynes-world",
         &["--tcp", "tcp://127.0.0.1:*", "--ipc", &ipc],
     );
-    assert_fails_naming(second, &ipc);
+    second.assert_fails_naming(&ipc);
     // The first server still has its path, and its camera.
     wait_for_pictures(&camera2, 2, seen, 3);
 }
@@ -257,7 +242,7 @@ fn a_file_that_is_not_a_socket_is_not_deleted() {
         "waynes-world",
         &["--tcp", "tcp://127.0.0.1:*", "--ipc", &ipc],
     );
-    assert_fails_naming(server, &ipc);
+    server.assert_fails_naming(&ipc);
     assert_eq!(fs::read_to_string(&path).unwrap(), "keep me");
 }
 
