@@ -101,6 +101,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                 }
             }
             Event::SendFailed { error, .. } => eprintln!("warning: reply not sent: {error}"),
+            Event::Failed(error) => eprintln!("error: {error}"),
+            _ => {}
         })?;
 
     event_loop.run(None, &mut (), |_| {})?;

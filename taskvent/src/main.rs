@@ -114,14 +114,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     eprintln!("listening on {endpoint}");
     // Wrapped at once for the source's linger of zero: a ventilator stopped
     // while it waits exits at once.
-    let mut sender = ZmqSource::builder()
+    let sender = ZmqSource::builder()
         .capacity(usize::try_from(args.tasks)?)
         .build(sender)?;
 
     let sink = context.socket(zmq::PUSH)?;
     zsource::retry_interrupted(|| sink.connect(&args.sink))
         .map_err(|e| format!("connect {}: {e}", args.sink))?;
-    let mut sink = ZmqSource::new(sink)?;
+    let sink = ZmqSource::new(sink)?;
 
     let mut ready = args.workers == Some(0);
     if args.workers.is_none() {

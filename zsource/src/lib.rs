@@ -58,13 +58,14 @@
 //!
 //! The calloop book builds a ZeroMQ source as its full example and ends with
 //! a disclaimer: four things it does not handle, "for the sake of
-//! simplicity". This crate handles each of them, and one more the book's code
-//! gets only partly right.
+//! simplicity". This crate handles each of them, and the one the book's code
+//! gets only partly right: ZMQ_FD's edges.
 //!
 //! **Fairness.** *"Our code will totally monopolise the event loop if we
-//! receive many messages at once."* Here one dispatch handles at most a
-//! budget of messages, received and sent together
-//! ([`Builder::budget`], default [`DEFAULT_BUDGET`]). When the budget runs
+//! receive many messages at once."* Here one call of the source's
+//! `process_events` receives at most a budget of messages and sends at most
+//! a budget of queued ones ([`Builder::budget`], default [`DEFAULT_BUDGET`]
+//! each way, so a flood one way never stops the other). When the budget runs
 //! out with work left, the source pings itself and returns: the loop runs its
 //! other sources (timers, other sockets) and then dispatches this one again.
 //! Without that ping it would stall, since ZeroMQ fires no new edge for
@@ -74,66 +75,107 @@
 //! built-in zsocket settings the caller might use."* The outgoing queue is
 //! bounded ([`Builder::capacity`], default [`DEFAULT_CAPACITY`]):
 //! [`Sender::try_send`] on a full queue hands the message back as
-//! [`SendError::Full`], and [`Sender::send`] waits for room (on other
-//! threads). Sends never block the loop: they use `ZMQ_DONTWAIT`, and a
-//! message that meets a full high-water mark (`EAGAIN`) stays at the front of
-//! the queue until the socket reports `POLLOUT`: nothing lost, order kept.
-//! (zmq 0.10's `send` frees a `zmq::Message` whose send failed, so frames are
-//! sent from a copy; libzmq stores frames of up to 33 bytes inline, so for
-//! small messages the copy costs nothing.)
+//! [`SendError::Full`], [`Sender::send`] waits for room (on other threads),
+//! and a producer on the loop's thread hears of room again as
+//! [`Event::Room`]. Sends never block the loop: they use `ZMQ_DONTWAIT`, and
+//! a message that meets a full high-water mark (`EAGAIN`) keeps its place
+//! until the socket can take it: nothing lost, order kept. A ROUTER (with
+//! `ZMQ_ROUTER_MANDATORY`) or STREAM socket refuses a message for one full
+//! peer while others have room; there the message waits without holding back
+//! the others' (order is kept per peer). Receiving can be paused while sends
+//! go on ([`Sender::pause_receiving`]), which carries back pressure from one
+//! socket to another: see the `rrbroker` example. (zmq 0.10's `send` frees a
+//! `zmq::Message` whose send failed, so frames are sent from a copy; small
+//! frames you make are held inside the [`Frame`] and cost no allocation.)
 //!
 //! **Shutdown.** *"We just drop pending messages in the zsocket's internal
 //! queue (in and out) on shutdown."* `ZMQ_LINGER` is a setting
-//! ([`Builder::linger`]), zero unless you choose otherwise, so dropping the
-//! source never hangs the process or the context's termination.
-//! [`ZmqSource::flush`] delivers the queued messages with a deadline and lets
-//! libzmq go on delivering after close until that same deadline. Dropping the
-//! source closes the queue: [`Sender`]s then get [`SendError::Closed`].
+//! ([`Builder::linger`]); without it the source keeps a linger set on the
+//! socket and replaces libzmq's default of "for ever" with zero, so dropping
+//! the source never hangs the process or the context's termination.
+//! [`ZmqSource::flush`] delivers the queued messages with a deadline and
+//! grants the close that follows until that same deadline. Dropping the
+//! source closes the queue: [`Sender`]s then get [`SendError::Closed`], and
+//! [`ZmqSource::take_queued`] takes back what was never sent first.
 //!
 //! **Errors.** *"We just use `?` everywhere, which will eventually cause the
 //! event loop to exit with an error."* Here `EAGAIN` and `EINTR` are handled
 //! inside. A message ZeroMQ refuses for good comes back with its error: from
 //! [`SocketHandle::send`] as [`SendError::Refused`] (a REQ socket sending out
-//! of turn gets `EFSM`), and for queued messages as an
-//! [`Event::SendFailed`], since whoever queued them may be on another thread.
-//! Only a failure the source cannot go on from (a terminated context) is an
-//! [`Error`] from `process_events`. All errors are typed, `Send + Sync`, and
-//! chain to libzmq's error through `source()`.
+//! of turn gets `EFSM`), and for queued messages as an [`Event::SendFailed`],
+//! since whoever queued them may be on another thread. A failure the source
+//! cannot go on from (a terminated context) reaches the source's own callback
+//! as [`Event::Failed`]; the source then leaves the loop and closes its queue,
+//! and the loop's other sources go on (`process_events` never returns an
+//! error, which would make calloop drop the readiness of every source polled
+//! with it). All errors are typed, `Send + Sync`, and chain to libzmq's error
+//! through `source()`.
 //!
-//! **No lost wake-ups.** ZMQ_FD is edge-triggered, and reading `ZMQ_EVENTS`,
-//! sending or receiving can consume the edge. The source goes to sleep only
+//! **No lost wake-ups, whatever the caller does.** ZMQ_FD is
+//! edge-triggered, and any use of the socket (reading `ZMQ_EVENTS`, a send or
+//! receive, a `poll`, `connect`, `monitor`) can consume the edge that
+//! announces a message. Inside its own dispatch the source goes to sleep only
 //! after a check that leaves nothing pending behind the edge: a receive that
 //! fails with `EAGAIN` (libzmq processes its pending commands before it gives
-//! up, exactly as a read of `ZMQ_EVENTS` does), or, when messages wait to be
-//! sent, a fresh read of `ZMQ_EVENTS` after the last send. Receiving until
-//! `EAGAIN` rather than reading `ZMQ_EVENTS` after every message keeps the
-//! hot path as cheap as a blocking `recv` loop. The source also wakes itself
-//! when it is registered or re-registered, so messages that arrived before
-//! are not left waiting for an edge that already came and went, and after
-//! [`ZmqSource::flush`], which uses the socket outside the loop.
+//! up), or, when it has sent or tried to, a fresh read of `ZMQ_EVENTS`.
+//! Outside its dispatch, every way to the socket goes through the source
+//! ([`ZmqSource::send`], [`ZmqSource::socket`], and the
+//! [`SocketHandle`] a callback holds, even one smuggled into another source's
+//! callback), and each tells the source to look again on the loop's next
+//! turn; so does registering it again, resuming it, or flushing it. The
+//! poller's copy of ZMQ_FD is owned together with the socket, so no safe
+//! code can make a source poll a descriptor that another socket owns.
+//!
+//! One case needs more: a ROUTER or STREAM socket whose waiting messages are
+//! all for full peers reports `POLLOUT` (another peer has room), and libzmq
+//! gives no sign of when a given peer has room that could not be consumed
+//! unseen. The source tries those messages whenever anything happens on the
+//! socket, and otherwise on a timer that backs off from 5 ms to 250 ms: a
+//! handful of wake-ups a second while such a peer stays full, and no spin.
 //!
 //! # Sending
 //!
 //! - From the callback: [`SocketHandle::send`] sends at once if the socket
-//!   takes the message (a REP server replies this way), and otherwise queues
-//!   it behind what is already waiting.
-//! - From anywhere else: a [`Sender`], which is `Clone + Send`. Queued
-//!   messages leave in order, each when `ZMQ_EVENTS` reports `POLLOUT`. For a
-//!   REQ socket that means one request per reply, so queueing several
-//!   requests up front is fine.
+//!   takes the message and nothing queued must go first (a REP server replies
+//!   this way), and otherwise queues it.
+//! - From elsewhere on the loop's thread (a timer, another source's
+//!   callback): [`ZmqSource::send`], through the `calloop::Dispatcher` that
+//!   holds the source. [`send_borrowed`](ZmqSource::send_borrowed) sends from
+//!   borrowed bytes and copies them only to queue them: a publisher sends
+//!   through it as fast as a blocking loop.
+//! - From other threads: a [`Sender`], which is `Clone + Send`.
 //!
-//! Both refuse to grow the queue past its capacity.
+//! Queued messages leave in order, each as soon as the socket takes it. A
+//! strict REQ socket takes a request only after the reply to the one before,
+//! so queueing several requests up front is fine; with `ZMQ_REQ_RELAXED`
+//! (libzmq 4.3.4), they all leave at once.
+//!
+//! ZeroMQ delivers a multipart message whole, with one exception zsource
+//! cannot mend: when a PUSH or DEALER socket's peer disconnects while a
+//! message is being sent to another, libzmq 4.3.4 can send the rest of that
+//! message to a third peer. A message whose own peer vanishes mid-message is
+//! dropped by libzmq as a whole, and zsource sends it again.
+//!
+//! # Other sources it gives
+//!
+//! [`ZmqSource::monitor`] makes a [`Monitor`], an event source of the socket's
+//! connection events ([`MonitorEvent`]): peers connecting, handshakes,
+//! disconnections, each with its endpoint.
 
 #![warn(missing_docs)]
 
 mod error;
+mod monitor;
 mod multipart;
 mod queue;
+mod socket;
 mod source;
 
 pub use error::{Error, SendError};
-pub use multipart::{Frames, Multipart};
+pub use monitor::{Monitor, MonitorEvent, MonitorEventKind};
+pub use multipart::{Frame, Frames, Multipart};
 pub use queue::Sender;
+pub use socket::SocketRef;
 pub use source::{Builder, DEFAULT_BUDGET, DEFAULT_CAPACITY, Event, SocketHandle, ZmqSource};
 
 /// Runs a libzmq call again for as long as it fails with `EINTR`.

@@ -2,7 +2,9 @@
 //! threads use to fill it.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::ThreadId;
 
 use calloop::ping::Ping;
 
@@ -12,34 +14,65 @@ use crate::{Multipart, SendError};
 #[derive(Debug)]
 pub(crate) struct Shared {
     state: Mutex<Queue>,
-    /// Signalled when a message leaves a full queue or the source closes, for
-    /// the benefit of [`Sender::send`].
+    /// Signalled when messages leave the queue or the source closes, for the
+    /// benefit of [`Sender::send`].
     room: Condvar,
     capacity: usize,
-    /// Wakes the event loop when the queue stops being empty.
+    /// Wakes the source on the event loop.
     wake: Ping,
+    /// Whether the socket can send at all (SUB and PULL cannot).
+    can_send: bool,
+    /// The thread the source lives on (a source cannot change threads). A
+    /// blocking send there would wait for the very loop it blocks.
+    owner: ThreadId,
+    /// Cleared while receiving is paused.
+    receiving: AtomicBool,
 }
 
 #[derive(Debug)]
 pub(crate) struct Queue {
-    pub(crate) messages: VecDeque<Multipart>,
+    /// Messages the source has not taken yet, oldest first.
+    pub(crate) fifo: VecDeque<Multipart>,
+    /// Messages the source has taken out of `fifo` and not finished with:
+    /// being sent, or set aside for a peer that is full. They count towards
+    /// the capacity.
+    pub(crate) held: usize,
     closed: bool,
     /// How many threads wait in `Sender::send`; nobody is notified otherwise,
     /// because a notification costs a system call even when nobody listens.
     waiting: usize,
+    /// Whether the source will look at `fifo` again without being woken: it
+    /// is running and has not yet taken its last look, or a wake-up is on its
+    /// way. While it is set, a message that lands in an empty `fifo` needs no
+    /// wake-up of its own.
+    pub(crate) scheduled: bool,
+    /// Whether a message was refused as `Full` since the last `Event::Room`.
+    refused_full: bool,
+}
+
+impl Queue {
+    pub(crate) fn len(&self) -> usize {
+        self.fifo.len() + self.held
+    }
 }
 
 impl Shared {
-    pub(crate) fn new(capacity: usize, wake: Ping) -> Self {
+    pub(crate) fn new(capacity: usize, wake: Ping, can_send: bool) -> Self {
         Shared {
             state: Mutex::new(Queue {
-                messages: VecDeque::new(),
+                fifo: VecDeque::new(),
+                held: 0,
                 closed: false,
                 waiting: 0,
+                scheduled: false,
+                refused_full: false,
             }),
             room: Condvar::new(),
             capacity,
             wake,
+            can_send,
+            owner: std::thread::current().id(),
+            receiving: AtomicBool::new(true),
         }
     }
 
@@ -49,8 +82,7 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Makes the source look at its socket and queue again on the loop's
-    /// next turn.
+    /// Makes the source look at its socket and queue on the loop's next turn.
     pub(crate) fn wake(&self) {
         self.wake.ping();
     }
@@ -59,41 +91,98 @@ impl Shared {
         self.capacity
     }
 
-    /// Appends a message unless the queue is full or closed.
-    pub(crate) fn push(&self, queue: &mut Queue, message: Multipart) -> Result<(), SendError> {
+    /// Whether messages may be sent or queued at all.
+    pub(crate) fn accepts(&self, queue: &Queue) -> bool {
+        !queue.closed && self.can_send
+    }
+
+    /// Why a message cannot be queued at all, whatever the queue holds.
+    fn refusal(&self, queue: &Queue, message: Multipart) -> Result<Multipart, SendError> {
         if queue.closed {
             return Err(SendError::Closed(message));
         }
-        if queue.messages.len() >= self.capacity {
+        if !self.can_send {
+            return Err(SendError::Refused {
+                error: zmq::Error::ENOTSUP,
+                message,
+            });
+        }
+        Ok(message)
+    }
+
+    /// Appends a message unless the queue is full or closed, or the socket
+    /// cannot send.
+    pub(crate) fn push(&self, queue: &mut Queue, message: Multipart) -> Result<(), SendError> {
+        let message = self.refusal(queue, message)?;
+        if queue.len() >= self.capacity {
+            queue.refused_full = true;
             return Err(SendError::Full(message));
         }
-        queue.messages.push_back(message);
-        if queue.messages.len() == 1 {
-            // The source only looks at the queue when it is dispatched, and
-            // nothing on the socket will dispatch it for a message that has
-            // never been tried: wake it. A queue that already held messages
-            // has a wake-up on its way (a ping, or the socket's POLLOUT edge).
+        queue.fifo.push_back(message);
+        if queue.fifo.len() == 1 && !queue.scheduled {
+            // Nothing on the socket will wake the source for a message it has
+            // never tried, so wake it. Messages behind this one need no
+            // wake-up of their own: the source sends them after it.
+            queue.scheduled = true;
             self.wake();
         }
         Ok(())
     }
 
-    /// Removes the front message, the one just sent or refused.
-    pub(crate) fn pop(&self, queue: &mut Queue) -> Option<Multipart> {
-        let message = queue.messages.pop_front();
-        if queue.waiting > 0 {
-            self.room.notify_one();
+    /// Bookkeeping after the source finished with `done` held messages (sent
+    /// or refused): room for blocked senders, and whether the callback should
+    /// hear that the queue has room again. Both wait until the queue has
+    /// drained to half its capacity, so that a producer faster than the
+    /// socket is woken once per half a queue, not once per message.
+    pub(crate) fn finished(&self, queue: &mut Queue, done: usize) -> bool {
+        queue.held -= done;
+        if queue.len() > self.capacity / 2 {
+            return false;
         }
-        message
+        if queue.waiting > 0 {
+            self.room.notify_all();
+        }
+        std::mem::take(&mut queue.refused_full)
     }
 
-    /// Refuses all further messages and wakes blocked senders, so that they
-    /// see it.
+    /// Refuses all further messages, drops the queued ones and wakes blocked
+    /// senders, so that they see it.
     pub(crate) fn close(&self) {
         let mut queue = self.lock();
         queue.closed = true;
-        queue.messages.clear();
+        queue.fifo.clear();
         self.room.notify_all();
+    }
+
+    /// For a source without a queue: whether a message was refused as
+    /// `Full` since the last `Event::Room`, which then waits for the socket
+    /// to be able to send again.
+    pub(crate) fn waiting_for_room(&self) -> bool {
+        self.capacity == 0 && self.lock().refused_full
+    }
+
+    pub(crate) fn take_room(&self) -> bool {
+        std::mem::take(&mut self.lock().refused_full)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    pub(crate) fn receiving(&self) -> bool {
+        self.receiving.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn pause_receiving(&self) {
+        self.receiving.store(false, Ordering::Relaxed);
+    }
+
+    pub(crate) fn resume_receiving(&self) {
+        if !self.receiving.swap(true, Ordering::Relaxed) {
+            // Messages that came while paused fired their edges then; the
+            // source must look for them itself.
+            self.wake();
+        }
     }
 }
 
@@ -103,8 +192,9 @@ impl Shared {
 /// The queue is bounded (see [`Builder::capacity`](crate::Builder::capacity));
 /// [`try_send`](Sender::try_send) on a full queue hands the message back, and
 /// [`send`](Sender::send) waits for room. Messages leave the queue in order,
-/// when the socket reports it can take them, and a message refused with
-/// `EAGAIN` stays at the front until it can go.
+/// and a message the socket cannot take yet (`EAGAIN`) keeps its place until
+/// it can go. (For a ROUTER or STREAM socket the order is kept per peer: a
+/// message for a peer that is full waits without holding back the others.)
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -136,26 +226,40 @@ impl Sender {
         Sender { shared }
     }
 
-    /// Queues a message if there is room, and hands it back as
-    /// [`SendError::Full`] if there is not, or as [`SendError::Closed`] if the
-    /// source is gone. Never blocks.
+    /// Queues a message if there is room. Never blocks.
+    ///
+    /// # Errors
+    ///
+    /// [`SendError::Full`] if the queue is at its capacity,
+    /// [`SendError::Closed`] if the source is gone or failed, and
+    /// [`SendError::Refused`] with `ENOTSUP` if the socket cannot send at all
+    /// (SUB, PULL). Each hands the message back.
     pub fn try_send(&self, message: impl Into<Multipart>) -> Result<(), SendError> {
         let mut queue = self.shared.lock();
         self.shared.push(&mut queue, message.into())
     }
 
-    /// Queues a message, waiting for room if the queue is full. Hands it back
-    /// as [`SendError::Closed`] if the source is gone.
+    /// Queues a message, waiting for room if the queue is full (until it has
+    /// drained to half its capacity, so that a fast producer and the socket
+    /// take turns in batches).
     ///
-    /// Call it from other threads only: on the event loop's own thread it
-    /// would wait for the loop it is blocking. There, use
-    /// [`try_send`](Sender::try_send).
+    /// It waits only where waiting can end: on the thread the source lives
+    /// on (the event loop's), only the loop makes room, so there, and on a
+    /// source built with a capacity of 0, a full queue returns
+    /// [`SendError::Full`] at once, as [`try_send`](Sender::try_send) does.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_send`](Sender::try_send); [`SendError::Closed`] also wakes a
+    /// sender that is waiting when the source goes.
     pub fn send(&self, message: impl Into<Multipart>) -> Result<(), SendError> {
+        let may_wait =
+            || self.shared.capacity > 0 && std::thread::current().id() != self.shared.owner;
         let mut message = message.into();
         let mut queue = self.shared.lock();
         loop {
             match self.shared.push(&mut queue, message) {
-                Err(SendError::Full(back)) => {
+                Err(SendError::Full(back)) if may_wait() => {
                     message = back;
                     queue.waiting += 1;
                     queue = self
@@ -170,9 +274,9 @@ impl Sender {
         }
     }
 
-    /// How many messages wait in the queue.
+    /// How many messages wait to be sent.
     pub fn queued(&self) -> usize {
-        self.shared.lock().messages.len()
+        self.shared.lock().len()
     }
 
     /// The most messages the queue holds.
@@ -180,8 +284,23 @@ impl Sender {
         self.shared.capacity()
     }
 
-    /// Whether the source is gone, so that nothing more will be sent.
+    /// Whether the source is gone (dropped, or failed), so that nothing more
+    /// will be sent.
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed
+        self.shared.is_closed()
+    }
+
+    /// Stops the source receiving until
+    /// [`resume_receiving`](Sender::resume_receiving); it goes on sending.
+    /// Messages wait in ZeroMQ meanwhile, up to its high-water mark, and then
+    /// ZeroMQ pushes back on the peers. A broker uses this to read requests
+    /// only while it has a worker free for them.
+    pub fn pause_receiving(&self) {
+        self.shared.pause_receiving();
+    }
+
+    /// Lets the source receive again, starting with what came meanwhile.
+    pub fn resume_receiving(&self) {
+        self.shared.resume_receiving();
     }
 }

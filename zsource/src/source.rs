@@ -2,39 +2,65 @@
 //! delivers and the [`SocketHandle`] its callback gets.
 
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use calloop::generic::Generic;
 use calloop::ping::{PingSource, make_ping};
+use calloop::timer::{TimeoutAction, Timer};
 use calloop::{EventSource, Interest, Mode, Poll, PostAction, Readiness, Token, TokenFactory};
 
+use crate::monitor::Monitor;
 use crate::queue::Shared;
-use crate::{Error, Multipart, SendError, Sender};
+use crate::socket::{Core, SendPass, SocketRef};
+use crate::{Error, Frame, Multipart, SendError, Sender};
 
-/// How many messages one dispatch handles by default, received and sent
-/// together. See [`Builder::budget`].
+/// How many messages one call of the source's `process_events` receives,
+/// and how many queued messages it sends, by default. See
+/// [`Builder::budget`].
 pub const DEFAULT_BUDGET: usize = 256;
 
 /// How many messages the outgoing queue holds by default, the same as
 /// ZeroMQ's default high-water mark. See [`Builder::capacity`].
 pub const DEFAULT_CAPACITY: usize = 1000;
 
+/// When a socket says it can send but refuses the message (a full peer of a
+/// ROUTER or STREAM socket), libzmq gives no sign of when that peer has room
+/// that the source could wait for without missing it; so besides looking
+/// whenever anything happens on the socket, it looks on a timer, backing off
+/// from the first delay to the last.
+const RETRY_FIRST: Duration = Duration::from_millis(5);
+const RETRY_LAST: Duration = Duration::from_millis(250);
+
 /// What the source hands to its callback.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum Event {
     /// A message arrived on the socket.
     Message(Multipart),
     /// A queued message was refused by ZeroMQ and trying again would not help
-    /// (`EHOSTUNREACH` from a ROUTER with `ZMQ_ROUTER_MANDATORY`, say). It is
-    /// handed back here because whoever queued it may be on another thread.
+    /// (`EHOSTUNREACH` from a ROUTER with `ZMQ_ROUTER_MANDATORY` and a peer
+    /// that is gone, say). It is handed back here because whoever queued it
+    /// may be on another thread.
     SendFailed {
         /// The error libzmq reported.
         error: zmq::Error,
         /// The message that was not sent.
         message: Multipart,
     },
+    /// The outgoing queue refused a message as [`SendError::Full`] and has
+    /// since drained to half its capacity or less (for a source built with
+    /// a capacity of 0, the socket can send again): a producer on the loop's
+    /// thread can go on. It comes once after refusals, however many.
+    Room,
+    /// The source cannot go on (its context was terminated, say). It has left
+    /// the event loop, its queue is closed (its [`Sender`]s get
+    /// [`SendError::Closed`], and any waiting in [`Sender::send`] wake up) and
+    /// its socket is closed once calloop drops it. Nothing else in the loop
+    /// is affected. This is the callback's last event.
+    Failed(Error),
 }
 
 /// Settings for a [`ZmqSource`]; start from [`ZmqSource::builder`].
@@ -42,7 +68,7 @@ pub enum Event {
 pub struct Builder {
     budget: usize,
     capacity: usize,
-    linger: Duration,
+    linger: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -50,17 +76,22 @@ impl Default for Builder {
         Builder {
             budget: DEFAULT_BUDGET,
             capacity: DEFAULT_CAPACITY,
-            linger: Duration::ZERO,
+            linger: None,
         }
     }
 }
 
 impl Builder {
-    /// The most messages one dispatch handles, received and sent together
-    /// (default [`DEFAULT_BUDGET`]; 0 counts as 1). When the budget runs out
-    /// with work left, the source wakes itself up again after the loop's other
-    /// sources have had their turn, so a flood on one socket cannot starve
-    /// the rest of the program.
+    /// The most messages one call of the source's `process_events` receives,
+    /// and the most queued messages it sends (default [`DEFAULT_BUDGET`]
+    /// each; 0 counts as 1). Receiving and sending each have the whole
+    /// budget, so a flood one way never stops the other.
+    ///
+    /// When the budget runs out with work left, the source wakes itself up
+    /// again after the loop's other sources have had their turn, so a flood
+    /// on one socket cannot starve the rest of the program. The budget is per
+    /// call: calloop may call the source twice in one `dispatch` (once for
+    /// the socket, once for its wake-up).
     #[must_use]
     pub fn budget(mut self, messages: usize) -> Self {
         self.budget = messages.max(1);
@@ -68,10 +99,10 @@ impl Builder {
     }
 
     /// The most messages the outgoing queue holds (default
-    /// [`DEFAULT_CAPACITY`]). A full queue hands messages back instead of
-    /// growing: that is the back pressure. With 0, messages are only ever
-    /// sent directly with [`SocketHandle::send`], when the socket takes them
-    /// at once.
+    /// [`DEFAULT_CAPACITY`]), counting those set aside for a full peer. A
+    /// full queue hands messages back instead of growing: that is the back
+    /// pressure. With 0, nothing is ever queued: a message goes out at once
+    /// from [`SocketHandle::send`] or comes back as [`SendError::Full`].
     #[must_use]
     pub fn capacity(mut self, messages: usize) -> Self {
         self.capacity = messages;
@@ -79,41 +110,57 @@ impl Builder {
     }
 
     /// How long libzmq keeps trying to deliver messages it has accepted once
-    /// the socket is closed (`ZMQ_LINGER`, default zero: drop them). The
-    /// source sets it on the socket when it is built. Whatever is still in
+    /// the socket is closed (`ZMQ_LINGER`). Without this setting, the source
+    /// keeps a linger already set on the socket, and replaces libzmq's
+    /// default of "for ever" with zero (drop them), so that dropping the
+    /// source never hangs the context's termination. Whatever is still in
     /// the source's own queue is dropped with the source; call
     /// [`ZmqSource::flush`] first to deliver it.
     #[must_use]
     pub fn linger(mut self, linger: Duration) -> Self {
-        self.linger = linger;
+        self.linger = Some(linger);
         self
     }
 
     /// Wraps the socket. Set the socket's own options (subscriptions,
-    /// high-water marks, `ZMQ_MAXMSGSIZE`) before or after; bind or connect
-    /// it before or after too.
+    /// high-water marks, `ZMQ_MAXMSGSIZE`) and bind or connect it before or
+    /// after, through [`ZmqSource::socket`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Zmq`] if the socket's options cannot be read or set (a
+    /// terminated context), [`Error::Io`] if the wake-up cannot be created.
     pub fn build(self, socket: zmq::Socket) -> Result<ZmqSource, Error> {
+        let linger = match self.linger {
+            Some(linger) => millis(linger),
+            None => match socket.get_linger() {
+                Ok(-1) => 0,
+                Ok(linger) => linger,
+                Err(error) => return Err(Error::zmq("read ZMQ_LINGER")(error)),
+            },
+        };
         socket
-            .set_linger(millis(self.linger))
+            .set_linger(linger)
             .map_err(Error::zmq("set ZMQ_LINGER"))?;
-        let fd = socket.get_fd().map_err(Error::zmq("read ZMQ_FD"))?;
         let socket_type = socket
             .get_socket_type()
             .map_err(Error::zmq("read ZMQ_TYPE"))?;
         let (wake, wake_source) = make_ping().map_err(Error::io("create the wake-up ping"))?;
+        let can_send = !matches!(socket_type, zmq::SUB | zmq::PULL);
+        let shared = Arc::new(Shared::new(self.capacity, wake, can_send));
+        let core = Rc::new(Core::new(socket, shared).map_err(Error::zmq("read ZMQ_FD"))?);
         Ok(ZmqSource {
             // ZMQ_FD only signals changes: a socket that has messages waiting
             // stays silent until something new happens. Edge mode says so to
             // the poller, and the source makes up for it (see `pump`).
-            socket_fd: Generic::new(ZmqFd(fd), Interest::READ, Mode::Edge),
+            socket_fd: Generic::new(ZmqFd(Rc::clone(&core)), Interest::READ, Mode::Edge),
             wake_source,
-            handle: SocketHandle {
-                socket,
-                shared: Arc::new(Shared::new(self.capacity, wake)),
-            },
+            retry: Timer::from_deadline(Instant::now()),
+            retry_armed: false,
+            retry_delay: RETRY_FIRST,
+            core,
             budget: self.budget,
-            // recv on these fails with ENOTSUP; they only ever send.
-            receives: !matches!(socket_type, zmq::PUB | zmq::PUSH),
+            failed: false,
         })
     }
 }
@@ -123,24 +170,35 @@ impl Builder {
 /// Insert it into an event loop with a callback; the callback gets an
 /// [`Event`] for every message received (and for every queued message ZeroMQ
 /// refused), a [`SocketHandle`] to reply or send through, and the loop's
-/// shared data. Other code queues messages through a [`Sender`].
+/// shared data. Other code queues messages through a [`Sender`], or, on the
+/// loop's thread, through the source itself in a `calloop::Dispatcher`.
+///
+/// A source lives on the thread that built it (it is not `Send`): build it
+/// where its event loop runs. Its [`Sender`]s go anywhere.
 ///
 /// See the [crate documentation](crate) for what it guarantees and an example.
-#[derive(Debug)]
 pub struct ZmqSource {
-    // Declared, and so dropped, before `handle`: the poller must forget
-    // ZMQ_FD before the socket that owns it is closed.
     socket_fd: Generic<ZmqFd>,
     wake_source: PingSource,
-    handle: SocketHandle,
+    /// Registered while armed; see `RETRY_FIRST`.
+    retry: Timer,
+    retry_armed: bool,
+    retry_delay: Duration,
+    core: Rc<Core>,
     budget: usize,
-    receives: bool,
+    /// Set once the source has reported `Event::Failed`.
+    failed: bool,
 }
 
 impl ZmqSource {
     /// Wraps a socket with the default settings: a budget of
-    /// [`DEFAULT_BUDGET`] messages per dispatch, a queue of
-    /// [`DEFAULT_CAPACITY`] messages, and a linger of zero.
+    /// [`DEFAULT_BUDGET`] messages each way per dispatch, a queue of
+    /// [`DEFAULT_CAPACITY`] messages, and the socket's own linger if it has
+    /// one set, else zero.
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::build`].
     pub fn new(socket: zmq::Socket) -> Result<Self, Error> {
         Builder::default().build(socket)
     }
@@ -152,207 +210,300 @@ impl ZmqSource {
 
     /// A new handle for queueing messages, for any thread.
     pub fn sender(&self) -> Sender {
-        self.handle.sender()
+        Sender::new(Arc::clone(&self.core.shared))
     }
 
-    /// The socket, to set options or bind and connect. Send through the
-    /// source rather than on the socket itself, so that queued messages keep
-    /// their order.
-    pub fn socket(&self) -> &zmq::Socket {
-        &self.handle.socket
+    /// The socket, to set options, bind or connect, or read its state. Any
+    /// use of it is safe: the source looks at the socket again afterwards
+    /// (see [`SocketRef`]). Send through the source rather than on the
+    /// socket itself, so that queued messages keep their order.
+    pub fn socket(&self) -> SocketRef<'_> {
+        SocketRef::new(&self.core)
     }
 
-    /// Sends a message now, as [`SocketHandle::send`] does. Useful before the
-    /// source is inserted into a loop.
-    pub fn send(&self, message: impl Into<Multipart>) -> Result<(), SendError> {
-        self.handle.send(message)
-    }
-
-    /// How many messages wait in the outgoing queue.
-    pub fn queued(&self) -> usize {
-        self.handle.queued()
-    }
-
-    /// Delivers the queued messages to ZeroMQ, waiting up to `timeout` for
-    /// the socket to take them, then sets `ZMQ_LINGER` to the time left, so
-    /// that libzmq goes on delivering after the socket is closed until the
-    /// same deadline. Call it before dropping the source when the last
-    /// messages matter (a ventilator's final tasks, say).
-    ///
-    /// It only sends: a REQ socket waiting for its reply, or a REP socket
-    /// without a request, never gets to send and times out. Incoming messages
-    /// stay in the socket for the loop to handle.
-    ///
-    /// To flush a source that is inside a loop, register it through a
-    /// [`calloop::Dispatcher`] and reach it with
-    /// [`Dispatcher::as_source_mut`](calloop::Dispatcher::as_source_mut).
+    /// Sends a message now if the socket takes it and nothing queued must go
+    /// first, and queues it otherwise, as [`SocketHandle::send`] does. Use it
+    /// before the source is inserted into a loop, or from elsewhere on the
+    /// loop's thread (a timer, another source's callback) through the
+    /// `calloop::Dispatcher` that holds the source.
     ///
     /// # Errors
     ///
-    /// [`Error::FlushTimeout`] with the number of messages left when time ran
-    /// out, [`Error::Refused`] with the message if ZeroMQ refused one, or
-    /// [`Error::Zmq`] if the socket failed.
-    pub fn flush(&mut self, timeout: Duration) -> Result<(), Error> {
+    /// As [`SocketHandle::send`].
+    pub fn send(&self, message: impl Into<Multipart>) -> Result<(), SendError> {
+        self.core.send_owned(message.into())
+    }
+
+    /// As [`send`](ZmqSource::send), from borrowed frames. See
+    /// [`SocketHandle::send_borrowed`].
+    ///
+    /// # Errors
+    ///
+    /// As [`SocketHandle::send`].
+    pub fn send_borrowed<const N: usize>(&self, frames: [&[u8]; N]) -> Result<(), SendError> {
+        send_borrowed(&self.core, frames)
+    }
+
+    /// How many messages wait to be sent.
+    pub fn queued(&self) -> usize {
+        self.core.shared.lock().len()
+    }
+
+    /// Takes back every message still waiting to be sent, oldest first (for
+    /// a ROUTER or STREAM socket, in order per peer). A Lazy Pirate client
+    /// that gives up on its REQ socket takes back the request it could not
+    /// send, to send it again on a new socket.
+    pub fn take_queued(&self) -> Vec<Multipart> {
+        self.core.take_queued()
+    }
+
+    /// Stops receiving until [`resume_receiving`](ZmqSource::resume_receiving),
+    /// while sends go on. See [`Sender::pause_receiving`].
+    pub fn pause_receiving(&self) {
+        self.core.shared.pause_receiving();
+    }
+
+    /// Receives again, starting with what came meanwhile.
+    pub fn resume_receiving(&self) {
+        self.core.shared.resume_receiving();
+    }
+
+    /// A second event source that reports what happens to this socket's
+    /// connections (ZeroMQ's socket monitor): peers connecting, handshakes
+    /// succeeding, disconnections, each with its endpoint. Create it before
+    /// binding or connecting, to see everything.
+    ///
+    /// `context` must be the context the socket was made in: the monitor
+    /// talks to the socket over `inproc://`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Zmq`] if libzmq refuses the monitor, or its socket cannot be
+    /// made or connected.
+    pub fn monitor(&self, context: &zmq::Context) -> Result<Monitor, Error> {
+        Monitor::new(context, &self.socket())
+    }
+
+    /// Delivers the queued messages to ZeroMQ, waiting up to `timeout` for
+    /// the socket to take them, and grants the socket's close, if it follows,
+    /// the time left of that deadline to deliver them from libzmq's own
+    /// buffers (`ZMQ_LINGER`). Call it before dropping the source when the
+    /// last messages matter (a ventilator's final tasks, say). The grant is
+    /// for that close only: sending or receiving on the source afterwards
+    /// cancels it.
+    ///
+    /// It only sends. With nothing queued it returns at once. A REQ socket
+    /// waiting for its reply, or a REP socket without a request, cannot send
+    /// what it has queued and times out. Incoming messages stay in the socket
+    /// for the loop to handle.
+    ///
+    /// For a source inside a loop, call it through the `calloop::Dispatcher`
+    /// that holds it, or take the source out of the loop first.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FlushTimeout`] with how many messages are still queued;
+    /// [`Error::Refused`] with the first message ZeroMQ refused for good (the
+    /// ones behind it stay queued); [`Error::Zmq`] if the socket cannot go on.
+    pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
         let deadline = Instant::now() + timeout;
-        let outcome = loop {
-            match self.handle.send_front()? {
-                Outcome::Sent => continue,
-                Outcome::Refused { error, message } => {
-                    break Err(Error::Refused(SendError::Refused { error, message }));
-                }
-                Outcome::Empty => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    self.handle
-                        .socket
-                        .set_linger(millis(left))
-                        .map_err(Error::zmq("set ZMQ_LINGER"))?;
-                    break Ok(());
-                }
-                Outcome::Blocked => {
-                    let left = deadline.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        break Err(Error::FlushTimeout {
-                            unsent: self.queued(),
-                        });
-                    }
-                    // zmq_poll deals with ZMQ_FD's edges itself.
-                    match self
-                        .handle
-                        .socket
-                        .poll(zmq::POLLOUT, i64::from(millis(left).max(1)))
-                    {
-                        Ok(_) | Err(zmq::Error::EINTR) => {}
-                        Err(error) => return Err(Error::zmq("poll")(error)),
-                    }
-                }
+        let core = &self.core;
+        let mut wait = RETRY_FIRST;
+        loop {
+            if !core.pending() {
+                core.grant_linger(deadline);
+                return Ok(());
             }
-        };
-        // Flushing used the socket and may have swallowed ZMQ_FD's edge for
-        // messages that arrived meanwhile: let the loop look again.
-        self.handle.shared.wake();
-        outcome
+            core.touch();
+            let pass = core.send_queued(usize::MAX).map_err(Error::zmq("send"))?;
+            if let Some((error, message)) = pass.refused.into_iter().next() {
+                return Err(Error::Refused(SendError::Refused { error, message }));
+            }
+            if !core.pending() {
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::FlushTimeout {
+                    unsent: self.queued(),
+                });
+            }
+            let writable = loop {
+                // zmq_poll deals with ZMQ_FD's edges itself.
+                match core
+                    .socket
+                    .poll(zmq::POLLOUT, i64::from(millis(left).max(1)))
+                {
+                    Ok(ready) => break ready > 0,
+                    Err(zmq::Error::EINTR) => continue,
+                    Err(error) => return Err(Error::zmq("poll")(error)),
+                }
+            };
+            if writable && pass.sent == 0 {
+                // It says it can send, but refused: a ROUTER or STREAM socket
+                // whose peer is full. Nothing announces that peer's room.
+                std::thread::sleep(wait.min(left));
+                wait = (wait * 2).min(RETRY_LAST);
+            }
+        }
     }
 
     /// Receives and sends until there is nothing left to do or the budget is
     /// spent. This is where ZMQ_FD's edge triggering is dealt with.
     ///
     /// ZMQ_FD fires when libzmq's command mailbox gets something, not when a
-    /// message is ready, and every use of the socket may empty that mailbox.
-    /// So the pump may go back to sleep only right after a call that emptied
-    /// the mailbox and found nothing to do; then the next change fires ZMQ_FD
-    /// again. Two calls do that: reading ZMQ_EVENTS, and a non-blocking recv
-    /// that fails with EAGAIN (libzmq processes its mailbox before giving up,
-    /// just as for ZMQ_EVENTS). The pump ends on one or the other:
+    /// message is ready, and every use of the socket may empty that mailbox
+    /// and change what the socket can do. So the pump may go back to sleep
+    /// only right after a call that emptied the mailbox and left nothing it
+    /// could act on; the next change then fires ZMQ_FD again. Two calls do
+    /// that: reading ZMQ_EVENTS, and a receive that fails with EAGAIN
+    /// (libzmq processes its mailbox before it gives up). Each round of the
+    /// pump receives until EAGAIN, sends what is queued until the socket
+    /// refuses, and then:
     ///
-    /// - a receive burst that ends in EAGAIN, with nothing queued to send:
-    ///   done, at no extra cost (the common case, and the fast one);
-    /// - otherwise ZMQ_EVENTS is read after the sends and receives, and the
-    ///   pump goes round again while it reports work;
+    /// - with nothing sent or tried, it ends on that EAGAIN: the common case
+    ///   of a busy receiver, at no extra cost;
+    /// - otherwise it reads ZMQ_EVENTS, and goes round again while that
+    ///   reports work the last round could do;
     /// - when the budget runs out first, no edge will come for the work left,
-    ///   so the pump pings itself before returning.
-    fn pump<F>(&mut self, callback: &mut F) -> Result<(), Error>
+    ///   so the pump wakes itself before returning;
+    /// - when ZMQ_EVENTS reports POLLOUT but the socket refused everything
+    ///   (a ROUTER or STREAM socket whose waiting messages are all for full
+    ///   peers), it returns `Retry`, to look again on a timer as well.
+    fn pump<F>(&mut self, callback: &mut F) -> Result<Pumped, Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
-        let mut work = 0;
+        let core = Rc::clone(&self.core);
+        let _pumping = core.pumping();
+        core.shared.lock().scheduled = true;
+        let mut received = 0;
+        let mut sent = 0;
+        // What the last read of ZMQ_EVENTS promised.
+        let mut promised: Option<zmq::PollEvents> = None;
         loop {
-            if work >= self.budget {
-                self.handle.shared.wake();
-                return Ok(());
+            let (got, drained) = self.receive(self.budget - received, callback)?;
+            received += got;
+            let pass = core
+                .send_queued(self.budget - sent)
+                .map_err(Error::zmq("send"))?;
+            sent += pass.done;
+            if pass.sent > 0 {
+                self.retry_delay = RETRY_FIRST;
             }
-            // Leave half of what is left to the queue, if it has messages, so
-            // that a busy socket still gets its replies out.
-            let left = self.budget - work;
-            let share = match self.handle.queued() > 0 {
-                true => left.div_ceil(2),
-                false => left,
-            };
-            let before = work;
-            let (received, stop) = self.receive(share, callback)?;
-            work += received;
-            let queued = self.handle.queued() > 0;
-            if stop == Stop::Drained && !queued {
-                return Ok(());
+            let (done, tried, limited) = (pass.done, pass.tried, pass.limited);
+            self.report(pass, callback);
+            if received == self.budget || limited {
+                core.shared.wake();
+                return Ok(Pumped::Sleep);
             }
-            if queued {
-                work += self.send_queued(self.budget - work, callback)?;
+            let waiting_for_room = core.shared.waiting_for_room();
+            if drained && !tried && !waiting_for_room {
+                return Ok(Pumped::Sleep);
             }
-            let events = self.handle.events()?;
-            let readable = events.contains(zmq::POLLIN);
-            let writable = events.contains(zmq::POLLOUT) && self.handle.queued() > 0;
-            if !readable && !writable {
-                return Ok(());
+            let events = events(&core.socket)?;
+            if waiting_for_room && events.contains(zmq::POLLOUT) && core.shared.take_room() {
+                // Without a queue, room means the socket can send again.
+                callback(Event::Room, &mut SocketHandle::new(&core));
+                continue;
             }
-            if work == before {
-                // ZMQ_EVENTS reports work that the socket just refused: try
-                // again on the loop's next turn rather than spin here.
-                self.handle.shared.wake();
-                return Ok(());
+            let receiving = core.receives && core.shared.receiving();
+            let can_receive = receiving && events.contains(zmq::POLLIN);
+            let can_send = events.contains(zmq::POLLOUT) && core.pending();
+            // A promise the last round could not keep is not worth another.
+            let kept = |flag| promised.is_none_or(|last| !last.contains(flag));
+            let kept_in = kept(zmq::POLLIN) || got > 0;
+            let kept_out = kept(zmq::POLLOUT) || done > 0;
+            if (can_receive && kept_in) || (can_send && kept_out) {
+                promised = Some(events);
+                continue;
             }
+            return Ok(match can_send || can_receive {
+                true => Pumped::Retry,
+                false => Pumped::Sleep,
+            });
         }
     }
 
-    /// Receives up to `limit` messages, and says why it stopped.
-    fn receive<F>(&mut self, limit: usize, callback: &mut F) -> Result<(usize, Stop), Error>
+    /// Receives up to `limit` messages. Says how many, and whether it stopped
+    /// on EAGAIN.
+    fn receive<F>(&mut self, limit: usize, callback: &mut F) -> Result<(usize, bool), Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
-        if !self.receives {
-            return Ok((0, Stop::NotItsTurn));
+        let core = &self.core;
+        if !core.receives {
+            return Ok((0, true));
         }
         let mut received = 0;
-        while received < limit {
+        while received < limit && core.shared.receiving() {
             // The hot path of a busy socket: the message is built where it is
             // received, and moved once, into the event.
             let mut first = zmq::Message::new();
-            match self.handle.socket.recv(&mut first, zmq::DONTWAIT) {
+            match core.socket.recv(&mut first, zmq::DONTWAIT) {
                 Ok(()) => {}
                 Err(zmq::Error::EINTR) => continue,
-                Err(zmq::Error::EAGAIN) => return Ok((received, Stop::Drained)),
+                Err(zmq::Error::EAGAIN) => return Ok((received, true)),
                 // A REQ socket after its reply, or a REP socket whose request
                 // is still unanswered, cannot receive now.
-                Err(zmq::Error::EFSM) => return Ok((received, Stop::NotItsTurn)),
+                Err(zmq::Error::EFSM) => return Ok((received, false)),
                 Err(error) => return Err(Error::zmq("recv")(error)),
             }
             let rest = match first.get_more() {
-                true => recv_rest(&self.handle.socket).map_err(Error::zmq("recv"))?,
+                true => recv_rest(&core.socket).map_err(Error::zmq("recv"))?,
                 false => Vec::new(),
             };
             received += 1;
+            core.used();
+            let mut handle = SocketHandle::new(core);
             callback(
                 Event::Message(Multipart::from_parts(first, rest)),
-                &mut self.handle,
+                &mut handle,
             );
         }
-        Ok((received, Stop::Limit))
+        Ok((received, false))
     }
 
-    /// Sends up to `limit` queued messages, while the socket takes them.
-    /// Returns how many left the queue, sent or refused.
-    fn send_queued<F>(&mut self, limit: usize, callback: &mut F) -> Result<usize, Error>
+    /// Hands the callback what the sends left for it.
+    fn report<F>(&self, pass: SendPass, callback: &mut F)
     where
         F: FnMut(Event, &mut SocketHandle),
     {
-        let mut sent = 0;
-        while sent < limit {
-            match self.handle.send_front()? {
-                Outcome::Sent => sent += 1,
-                Outcome::Refused { error, message } => {
-                    sent += 1;
-                    callback(Event::SendFailed { error, message }, &mut self.handle);
-                }
-                Outcome::Blocked | Outcome::Empty => break,
-            }
+        for (error, message) in pass.refused {
+            callback(
+                Event::SendFailed { error, message },
+                &mut SocketHandle::new(&self.core),
+            );
         }
-        Ok(sent)
+        if pass.room {
+            callback(Event::Room, &mut SocketHandle::new(&self.core));
+        }
     }
+}
+
+/// How a pump ended.
+enum Pumped {
+    /// Nothing to do until the socket's descriptor or the wake-up fires.
+    Sleep,
+    /// Messages wait for peers that are full: look again on a timer too.
+    Retry,
 }
 
 impl Drop for ZmqSource {
     fn drop(&mut self) {
         // Senders see `Closed` from now on, and any blocked in `send` wake up.
-        // The socket itself closes right after, with the linger it was given.
-        self.handle.shared.close();
+        // The socket itself closes right after, with its linger.
+        self.core.shared.close();
+    }
+}
+
+impl fmt::Debug for ZmqSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZmqSource")
+            .field("core", &self.core)
+            .field("budget", &self.budget)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
     }
 }
 
@@ -362,6 +513,8 @@ impl EventSource for ZmqSource {
     type Ret = ();
     type Error = Error;
 
+    /// Never fails: a source that cannot go on reports
+    /// [`Event::Failed`] to its callback and leaves the loop.
     fn process_events<F>(
         &mut self,
         readiness: Readiness,
@@ -371,209 +524,201 @@ impl EventSource for ZmqSource {
     where
         F: FnMut(Event, &mut SocketHandle),
     {
-        // Whichever of the two woke us, the work is the same: pump. The
+        if self.failed {
+            return Ok(PostAction::Remove);
+        }
+        // Whichever of the three woke us, the work is the same: pump. The
         // sub-sources only check the token, and the ping drains its eventfd.
-        self.socket_fd
-            .process_events(readiness, token, |_, _| Ok(PostAction::Continue))
-            .map_err(Error::io("poll ZMQ_FD"))?;
-        self.wake_source
-            .process_events(readiness, token, |(), &mut ()| {})
-            .map_err(|error| Error::Io {
+        let _ = self
+            .socket_fd
+            .process_events(readiness, token, |_, _| Ok(PostAction::Continue));
+        let drained = self
+            .wake_source
+            .process_events(readiness, token, |(), &mut ()| {});
+        let mut fired = false;
+        let _ = self.retry.process_events(readiness, token, |_, _| {
+            fired = true;
+            TimeoutAction::Drop
+        });
+        if fired {
+            self.retry_armed = false;
+        }
+        let outcome = match drained {
+            Ok(_) => self.pump(&mut callback),
+            Err(error) => Err(Error::Io {
                 operation: "drain the wake-up ping",
                 source: std::io::Error::other(error),
-            })?;
-        self.pump(&mut callback)?;
-        Ok(PostAction::Continue)
+            }),
+        };
+        match outcome {
+            Ok(Pumped::Sleep) => Ok(PostAction::Continue),
+            Ok(Pumped::Retry) if self.retry_armed => Ok(PostAction::Continue),
+            Ok(Pumped::Retry) => {
+                // Registered in `reregister`, which calloop calls next.
+                self.retry.set_duration(self.retry_delay);
+                self.retry_delay = (self.retry_delay * 2).min(RETRY_LAST);
+                self.retry_armed = true;
+                Ok(PostAction::Reregister)
+            }
+            Err(error) => {
+                self.failed = true;
+                self.core.shared.close();
+                callback(Event::Failed(error), &mut SocketHandle::new(&self.core));
+                Ok(PostAction::Remove)
+            }
+        }
     }
 
     fn register(&mut self, poll: &mut Poll, tokens: &mut TokenFactory) -> calloop::Result<()> {
         self.socket_fd.register(poll, tokens)?;
         self.wake_source.register(poll, tokens)?;
+        if self.retry_armed {
+            self.retry.register(poll, tokens)?;
+        }
         // Messages that arrived before now fired no edge we could see.
-        self.handle.shared.wake();
+        self.core.shared.wake();
         Ok(())
     }
 
     fn reregister(&mut self, poll: &mut Poll, tokens: &mut TokenFactory) -> calloop::Result<()> {
         self.socket_fd.reregister(poll, tokens)?;
         self.wake_source.reregister(poll, tokens)?;
-        self.handle.shared.wake();
+        match self.retry_armed {
+            true => self.retry.reregister(poll, tokens)?,
+            false => self.retry.unregister(poll)?,
+        }
         Ok(())
     }
 
     fn unregister(&mut self, poll: &mut Poll) -> calloop::Result<()> {
         self.socket_fd.unregister(poll)?;
         self.wake_source.unregister(poll)?;
+        self.retry.unregister(poll)?;
         Ok(())
     }
 }
 
 /// The socket, as the callback sees it: reply on it, queue on it, or reach
 /// the `zmq::Socket` for its options.
+///
+/// The callback gets one for the duration of its call; it cannot be kept or
+/// cloned.
 pub struct SocketHandle {
-    socket: zmq::Socket,
-    shared: Arc<Shared>,
+    core: Rc<Core>,
 }
 
 impl SocketHandle {
-    /// Sends a message now if the socket takes it, or queues it behind the
-    /// messages already waiting. A REP server replies this way from its
+    fn new(core: &Rc<Core>) -> Self {
+        SocketHandle {
+            core: Rc::clone(core),
+        }
+    }
+
+    /// Sends a message now if the socket takes it and nothing queued must go
+    /// first, and queues it otherwise. A REP server replies this way from its
     /// callback, without a round trip through the queue.
     ///
     /// # Errors
     ///
     /// [`SendError::Refused`] with the message when ZeroMQ refuses it for
-    /// good, such as `EFSM` for a REQ socket that sends twice without a
-    /// reply in between; [`SendError::Full`] when the socket is busy and the
-    /// queue is full.
+    /// good, such as `EFSM` for a REQ socket that sends twice without a reply
+    /// in between, or `ENOTSUP` for a socket that cannot send (SUB, PULL);
+    /// [`SendError::Full`] when it must be queued and the queue is full;
+    /// [`SendError::Closed`] once the source has failed.
     pub fn send(&self, message: impl Into<Multipart>) -> Result<(), SendError> {
-        let message = message.into();
-        let mut queue = self.shared.lock();
-        if !queue.messages.is_empty() {
-            // Earlier messages go first.
-            return self.shared.push(&mut queue, message);
-        }
-        match send_message(&self.socket, &message) {
-            Ok(()) => Ok(()),
-            Err(Failure::NotNow) => self.shared.push(&mut queue, message),
-            Err(Failure::Refused(error)) => Err(SendError::Refused { error, message }),
-        }
+        self.core.send_owned(message.into())
+    }
+
+    /// As [`send`](SocketHandle::send), from borrowed frames: the frames are
+    /// copied into a message only if it must be queued or handed back, so a
+    /// publisher can send from a reused buffer as fast as a blocking loop.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let context = zmq::Context::new();
+    /// # let socket = context.socket(zmq::PUB)?;
+    /// let publisher = zsource::ZmqSource::new(socket)?;
+    /// let mut update = String::new();
+    /// for zip in 10000..10003 {
+    ///     update.clear();
+    ///     update.push_str(&format!("{zip} 23 45"));
+    ///     publisher.send_borrowed([update.as_bytes()])?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](SocketHandle::send).
+    pub fn send_borrowed<const N: usize>(&self, frames: [&[u8]; N]) -> Result<(), SendError> {
+        send_borrowed(&self.core, frames)
     }
 
     /// A new handle for queueing messages, for any thread.
     pub fn sender(&self) -> Sender {
-        Sender::new(Arc::clone(&self.shared))
+        Sender::new(Arc::clone(&self.core.shared))
     }
 
     /// The socket, to set options such as subscriptions. Send through
     /// [`send`](SocketHandle::send) rather than on the socket itself, so that
     /// queued messages keep their order.
-    pub fn socket(&self) -> &zmq::Socket {
-        &self.socket
+    pub fn socket(&self) -> SocketRef<'_> {
+        SocketRef::new(&self.core)
     }
 
-    /// How many messages wait in the outgoing queue.
+    /// How many messages wait to be sent.
     pub fn queued(&self) -> usize {
-        self.shared.lock().messages.len()
+        self.core.shared.lock().len()
     }
 
-    /// ZMQ_EVENTS, read again on EINTR.
-    fn events(&self) -> Result<zmq::PollEvents, Error> {
-        loop {
-            match self.socket.get_events() {
-                Err(zmq::Error::EINTR) => continue,
-                events => return events.map_err(Error::zmq("read ZMQ_EVENTS")),
-            }
-        }
+    /// Takes back every message still waiting to be sent. See
+    /// [`ZmqSource::take_queued`].
+    pub fn take_queued(&self) -> Vec<Multipart> {
+        self.core.take_queued()
     }
 
-    /// Sends the message at the front of the queue if the socket says it can
-    /// take one. Checking POLLOUT first is what lets a REQ client queue many
-    /// requests up front: each waits for the previous reply.
-    fn send_front(&self) -> Result<Outcome, Error> {
-        if !self.events()?.contains(zmq::POLLOUT) {
-            return Ok(Outcome::Blocked);
-        }
-        let mut queue = self.shared.lock();
-        let Some(message) = queue.messages.front() else {
-            return Ok(Outcome::Empty);
-        };
-        let refused = match send_message(&self.socket, message) {
-            Ok(()) => None,
-            Err(Failure::NotNow) => return Ok(Outcome::Blocked),
-            Err(Failure::Refused(error)) => Some(error),
-        };
-        let message = self.shared.pop(&mut queue);
-        Ok(match (refused, message) {
-            (Some(error), Some(message)) => Outcome::Refused { error, message },
-            _ => Outcome::Sent,
-        })
+    /// Stops receiving, from the next message on, until
+    /// [`resume_receiving`](SocketHandle::resume_receiving). See
+    /// [`Sender::pause_receiving`].
+    pub fn pause_receiving(&self) {
+        self.core.shared.pause_receiving();
+    }
+
+    /// Receives again, starting with what came meanwhile.
+    pub fn resume_receiving(&self) {
+        self.core.shared.resume_receiving();
     }
 }
 
 impl fmt::Debug for SocketHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SocketHandle")
-            .field("socket_type", &self.socket.get_socket_type().ok())
-            .field("queued", &self.queued())
-            .field("capacity", &self.shared.capacity())
+            .field("core", &self.core)
             .finish()
     }
 }
 
-/// Why a receive burst stopped.
-#[derive(Debug, PartialEq, Eq)]
-enum Stop {
-    /// EAGAIN: nothing more to receive, and libzmq's mailbox was emptied.
-    Drained,
-    /// EFSM, or a socket that never receives: not its turn to receive.
-    NotItsTurn,
-    /// The burst reached its share of the budget.
-    Limit,
-}
-
-/// What became of the message at the front of the queue.
-enum Outcome {
-    Sent,
-    /// The socket cannot take a message now; a POLLOUT edge will say when.
-    Blocked,
-    Empty,
-    Refused {
-        error: zmq::Error,
-        message: Multipart,
-    },
-}
-
-/// Why a message was not sent.
-enum Failure {
-    /// EAGAIN on the first frame: nothing went out, try again later.
-    NotNow,
-    /// Anything else: trying again would not help.
-    Refused(zmq::Error),
-}
-
-/// Sends every frame of a message without blocking.
-///
-/// Each frame is copied into a fresh `zmq::Message` (free for frames up to 33
-/// bytes, which libzmq stores inline), because zmq 0.10 frees a `Message` whose
-/// send failed: sending from a borrowed copy is what keeps a message refused
-/// with EAGAIN at the front of the queue, unharmed.
-fn send_message(socket: &zmq::Socket, message: &Multipart) -> Result<(), Failure> {
-    let last = message.frame_count() - 1;
-    let flags = |index| match index < last {
-        true => zmq::DONTWAIT | zmq::SNDMORE,
-        false => zmq::DONTWAIT,
-    };
-    for (index, frame) in message.frames().enumerate() {
-        match send_frame(socket, frame, flags(index)) {
-            Ok(()) => {}
-            Err(zmq::Error::EAGAIN) if index == 0 => return Err(Failure::NotNow),
-            Err(error) => {
-                // Past the first frame, libzmq has already dropped this
-                // message (its peer went away mid-message) and discards frames
-                // until the last one: send them, so the next message starts
-                // clean.
-                for (later, frame) in message.frames().enumerate().skip(index + 1) {
-                    let _ = send_frame(socket, frame, flags(later));
-                }
-                return Err(Failure::Refused(error));
-            }
-        }
+fn send_borrowed<const N: usize>(core: &Core, frames: [&[u8]; N]) -> Result<(), SendError> {
+    const { assert!(N > 0, "a ZeroMQ message has at least one frame") };
+    match frames.split_first() {
+        Some((first, rest)) => core.send_borrowed(first, rest),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-fn send_frame(socket: &zmq::Socket, frame: &[u8], flags: i32) -> Result<(), zmq::Error> {
+/// ZMQ_EVENTS, read again on EINTR.
+fn events(socket: &zmq::Socket) -> Result<zmq::PollEvents, Error> {
     loop {
-        match socket.send(frame, flags) {
+        match socket.get_events() {
             Err(zmq::Error::EINTR) => continue,
-            outcome => return outcome,
+            events => return events.map_err(Error::zmq("read ZMQ_EVENTS")),
         }
     }
 }
 
 /// Receives the frames after the first of a multipart message.
-fn recv_rest(socket: &zmq::Socket) -> Result<Vec<zmq::Message>, zmq::Error> {
+fn recv_rest(socket: &zmq::Socket) -> Result<Vec<Frame>, zmq::Error> {
     let mut rest = Vec::new();
     loop {
         let mut frame = zmq::Message::new();
@@ -584,7 +729,7 @@ fn recv_rest(socket: &zmq::Socket) -> Result<Vec<zmq::Message>, zmq::Error> {
             Err(error) => return Err(error),
         }
         let more = frame.get_more();
-        rest.push(frame);
+        rest.push(Frame::from(frame));
         if !more {
             return Ok(rest);
         }
@@ -592,22 +737,25 @@ fn recv_rest(socket: &zmq::Socket) -> Result<Vec<zmq::Message>, zmq::Error> {
 }
 
 /// A duration as the whole milliseconds libzmq options take, saturating.
-fn millis(duration: Duration) -> i32 {
+pub(crate) fn millis(duration: Duration) -> i32 {
     i32::try_from(duration.as_millis()).unwrap_or(i32::MAX)
 }
 
-/// ZMQ_FD, lent to the poller.
+/// ZMQ_FD, lent to the poller by the socket that owns it.
 #[derive(Debug)]
-struct ZmqFd(RawFd);
+struct ZmqFd(Rc<Core>);
 
 impl AsFd for ZmqFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        // SAFETY: the descriptor is the socket's ZMQ_FD, which libzmq keeps
-        // open until the socket is closed, and the `ZmqSource` that owns both
-        // drops this (and so unregisters it) before it closes the socket.
+        // SAFETY: the descriptor is the ZMQ_FD of the socket inside the
+        // `Core`, read when the `Core` was made. libzmq keeps it open until
+        // that socket is closed, which happens only when the `Core` is
+        // dropped, and this `ZmqFd` holds the `Core` alive: so the
+        // descriptor is open for as long as this borrow of `self` lasts.
+        // Nothing can give the `Core` another socket.
         #[allow(unsafe_code)]
         unsafe {
-            BorrowedFd::borrow_raw(self.0)
+            BorrowedFd::borrow_raw(self.0.fd)
         }
     }
 }

@@ -185,3 +185,24 @@ fn blocking_send_waits_for_room() {
     producing.join().unwrap();
     assert_eq!(got, (0..COUNT).collect::<Vec<_>>());
 }
+
+/// A source with no queue at all: a blocking send cannot wait for room that
+/// will never come.
+#[test]
+fn blocking_send_without_a_queue_returns_at_once() {
+    let context = zmq::Context::new();
+    let push = context.socket(zmq::PUSH).unwrap();
+    bind(&push, Transport::Inproc);
+    let push = ZmqSource::builder().capacity(0).build(push).unwrap();
+    let sender = push.sender();
+    let (outcome, returned) = std::sync::mpsc::channel();
+    thread::spawn(move || outcome.send(sender.send("no room, ever")));
+    let outcome = returned
+        .recv_timeout(Duration::from_secs(10))
+        .expect("Sender::send returned");
+    assert_eq!(
+        outcome,
+        Err(SendError::Full(Multipart::from("no room, ever")))
+    );
+    drop(push);
+}

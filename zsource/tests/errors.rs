@@ -4,7 +4,7 @@
 mod common;
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use calloop::EventLoop;
 use common::{Transport, bind, run_until};
@@ -108,6 +108,7 @@ fn unroutable_queued_message_comes_back_as_an_event() {
         .insert_source(router, |event, socket, seen: &mut Seen| match event {
             Event::SendFailed { error, message } => seen.failed.push((error, message)),
             Event::Message(message) => socket.send(message).unwrap(),
+            _ => {}
         })
         .unwrap();
     handle
@@ -132,44 +133,165 @@ fn unroutable_queued_message_comes_back_as_an_event() {
     assert_eq!(seen.echoed, [Multipart::from("echo?")]);
 }
 
+/// A terminated context is the one failure a source cannot go on from: its
+/// callback hears of it, typed, and the source leaves the loop (closing its
+/// socket, so that the termination can finish); the dispatch itself does not
+/// fail.
 #[test]
-fn terminated_context_fails_the_dispatch_with_a_typed_error() {
+fn terminated_context_is_reported_to_the_callback_and_the_source_leaves() {
     let context = zmq::Context::new();
     let pull = context.socket(zmq::PULL).unwrap();
     bind(&pull, Transport::Inproc);
-    let mut event_loop: EventLoop<()> = EventLoop::try_new().unwrap();
-    let token = event_loop
+    let mut event_loop: EventLoop<Vec<zsource::Error>> = EventLoop::try_new().unwrap();
+    event_loop
         .handle()
-        .insert_source(ZmqSource::new(pull).unwrap(), |_, _, _| {})
+        .insert_source(ZmqSource::new(pull).unwrap(), |event, _, failures| {
+            if let Event::Failed(error) = event {
+                failures.push(error);
+            }
+        })
         .unwrap();
-    event_loop.dispatch(Duration::ZERO, &mut ()).unwrap();
+    let mut failures = Vec::new();
+    event_loop.dispatch(Duration::ZERO, &mut failures).unwrap();
 
     // zmq_ctx_term tells every socket to stop, then waits for them to close.
     let mut terminating = context.clone();
+    drop(context);
     let terminator = thread::spawn(move || terminating.destroy());
-
-    let deadline = Instant::now() + DEADLINE;
-    let error = loop {
-        assert!(Instant::now() < deadline, "the dispatch never failed");
-        if let Err(error) = event_loop.dispatch(Duration::from_millis(100), &mut ()) {
-            break error;
-        }
-    };
-    let source = std::error::Error::source(&error).expect("the source's error");
-    let error = source
-        .downcast_ref::<zsource::Error>()
-        .expect("a zsource::Error");
+    run_until(&mut event_loop, &mut failures, DEADLINE, |f| !f.is_empty());
     assert!(
         matches!(
-            error,
-            zsource::Error::Zmq {
+            failures[..],
+            [zsource::Error::Zmq {
                 source: zmq::Error::ETERM,
                 ..
-            }
+            }]
         ),
-        "{error:?}"
+        "{failures:?}"
     );
-    // Closing the socket lets the termination finish.
-    event_loop.handle().remove(token);
+    assert!(std::error::Error::source(&failures[0]).is_some());
+    // The source left the loop and closed its socket: the termination ends.
     terminator.join().unwrap().unwrap();
+}
+
+/// A mandatory ROUTER without any peer at all cannot route a queued message:
+/// it comes back, rather than wait for ever for a POLLOUT that never comes.
+#[test]
+fn queued_message_for_a_router_without_peers_comes_back() {
+    let context = zmq::Context::new();
+    let router = context.socket(zmq::ROUTER).unwrap();
+    router.set_router_mandatory(true).unwrap();
+    bind(&router, Transport::Tcp);
+    let router = ZmqSource::new(router).unwrap();
+    router
+        .sender()
+        .try_send(Multipart::new("nobody").with("hello?"))
+        .unwrap();
+    let mut event_loop: EventLoop<Vec<(zmq::Error, Multipart)>> = EventLoop::try_new().unwrap();
+    event_loop
+        .handle()
+        .insert_source(router, |event, _, failed| {
+            if let Event::SendFailed { error, message } = event {
+                failed.push((error, message));
+            }
+        })
+        .unwrap();
+    let mut failed = Vec::new();
+    run_until(&mut event_loop, &mut failed, DEADLINE, |f| !f.is_empty());
+    assert_eq!(
+        failed,
+        [(
+            zmq::Error::EHOSTUNREACH,
+            Multipart::new("nobody").with("hello?")
+        )]
+    );
+}
+
+/// SUB and PULL sockets never send: queueing for them is refused at once,
+/// with the message.
+#[test]
+fn queueing_on_a_socket_that_cannot_send_is_refused() {
+    let context = zmq::Context::new();
+    for socket_type in [zmq::SUB, zmq::PULL] {
+        let socket = context.socket(socket_type).unwrap();
+        bind(&socket, Transport::Inproc);
+        let source = ZmqSource::new(socket).unwrap();
+        let refused = Err(SendError::Refused {
+            error: zmq::Error::ENOTSUP,
+            message: Multipart::from("never"),
+        });
+        assert_eq!(
+            source.sender().try_send("never"),
+            refused,
+            "{socket_type:?}"
+        );
+        assert_eq!(source.sender().send("never"), refused, "{socket_type:?}");
+        assert_eq!(source.send("never"), refused, "{socket_type:?}");
+        assert_eq!(source.queued(), 0);
+    }
+}
+
+/// A peer that vanishes while a long message is being sent to it: libzmq
+/// drops what went of it, and the source sends it again, whole, to the peer
+/// that is left. The peer goes from another thread once the sending has
+/// begun; libzmq notices at its next look at its commands (about once a
+/// millisecond, and the message takes far longer to send), in the middle.
+#[test]
+fn a_message_whose_peer_vanishes_midway_arrives_whole_at_another() {
+    const FRAMES: usize = 200_000;
+    let long = Multipart::from_frames((0..FRAMES).map(|n| n.to_string())).unwrap();
+    for round in 0..3 {
+        let context = zmq::Context::new();
+        let push = context.socket(zmq::PUSH).unwrap();
+        let endpoint = bind(&push, Transport::Inproc);
+        let connect = || {
+            let pull = context.socket(zmq::PULL).unwrap();
+            pull.set_rcvhwm(0).unwrap();
+            pull.connect(&endpoint).unwrap();
+            pull.set_rcvtimeo(10_000).unwrap();
+            pull
+        };
+        let (vanishing, staying) = (connect(), connect());
+        push.set_sndhwm(0).unwrap();
+        let push = ZmqSource::new(push).unwrap();
+        // The next message goes to the first peer.
+        push.send("warm-up").unwrap();
+        push.send("warm-up").unwrap();
+        vanishing.recv_bytes(0).unwrap();
+        staying.recv_bytes(0).unwrap();
+
+        // The first frame tells the other thread to drop the peer.
+        let (started, start) = std::sync::mpsc::channel();
+        let going = thread::spawn(move || {
+            start.recv().unwrap();
+            drop(vanishing);
+        });
+        let sender = push.sender();
+        sender.try_send(long.clone()).unwrap();
+        let mut event_loop: EventLoop<()> = EventLoop::try_new().unwrap();
+        let handle = event_loop.handle();
+        handle.insert_source(push, |_, _, _| {}).unwrap();
+        started.send(()).unwrap();
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while sender.queued() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: never sent"
+            );
+            event_loop
+                .dispatch(Duration::from_millis(10), &mut ())
+                .unwrap();
+        }
+        going.join().unwrap();
+        let got = staying.recv_multipart(0).expect("the message came");
+        assert_eq!(got.len(), FRAMES, "round {round}: split");
+        assert!(
+            got.iter()
+                .enumerate()
+                .all(|(n, frame)| frame == n.to_string().as_bytes()),
+            "round {round}: frames out of order"
+        );
+        staying.set_rcvtimeo(50).unwrap();
+        assert!(staying.recv_bytes(0).is_err(), "round {round}: more came");
+    }
 }

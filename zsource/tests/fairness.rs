@@ -151,3 +151,53 @@ fn flood_does_not_starve_a_timer_and_still_arrives_whole() {
         progress.ticks
     );
 }
+
+/// With a budget of one and work both ways, each dispatch still does some
+/// of each: queued messages leave while a flood comes in.
+#[test]
+fn budget_of_one_sends_and_receives_in_turn() {
+    const FLOOD: usize = 10_000;
+    const QUEUED: usize = 100;
+    let context = zmq::Context::new();
+    let ours = context.socket(zmq::PAIR).unwrap();
+    ours.set_rcvhwm(0).unwrap();
+    ours.bind("inproc://budget-of-one").unwrap();
+    let theirs = context.socket(zmq::PAIR).unwrap();
+    theirs.set_sndhwm(0).unwrap();
+    theirs.connect("inproc://budget-of-one").unwrap();
+    for number in 0..FLOOD {
+        theirs.send(&number.to_string(), 0).unwrap();
+    }
+
+    let ours = ZmqSource::builder().budget(1).build(ours).unwrap();
+    let queue = ours.sender();
+    for number in 0..QUEUED {
+        queue.try_send(number.to_string()).unwrap();
+    }
+    let mut event_loop: EventLoop<usize> = EventLoop::try_new().unwrap();
+    event_loop
+        .handle()
+        .insert_source(ours, |event, _, received: &mut usize| {
+            if let Event::Message(_) = event {
+                *received += 1;
+            }
+        })
+        .unwrap();
+    let mut received = 0;
+    let mut got = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while got < QUEUED {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{got} of {QUEUED} sent, {received} received"
+        );
+        event_loop.dispatch(Duration::ZERO, &mut received).unwrap();
+        while theirs.recv_bytes(zmq::DONTWAIT).is_ok() {
+            got += 1;
+        }
+    }
+    assert!(
+        received < FLOOD,
+        "the queue waited for the whole flood to come in first"
+    );
+}

@@ -24,7 +24,7 @@ fn main() {
         child_with_undeliverable_messages();
         return;
     }
-    let tests: [(&str, fn()); 4] = [
+    let tests: [(&str, fn()); 6] = [
         (
             "process_with_undeliverable_messages_exits_within_a_second",
             process_with_undeliverable_messages_exits_within_a_second,
@@ -38,6 +38,14 @@ fn main() {
             flush_without_a_peer_times_out,
         ),
         ("senders_see_the_source_go", senders_see_the_source_go),
+        (
+            "flush_with_nothing_queued_returns_at_once",
+            flush_with_nothing_queued_returns_at_once,
+        ),
+        (
+            "a_flushed_source_used_on_closes_without_lingering",
+            a_flushed_source_used_on_closes_without_lingering,
+        ),
     ];
     let filter: Vec<String> = std::env::args()
         .skip(1)
@@ -122,7 +130,7 @@ fn flush_delivers_when_a_peer_is_there() {
     let context = zmq::Context::new();
     let push = context.socket(zmq::PUSH).unwrap();
     let endpoint = bind(&push, Transport::Tcp);
-    let mut push = ZmqSource::builder().capacity(1_000).build(push).unwrap();
+    let push = ZmqSource::builder().capacity(1_000).build(push).unwrap();
     let sender = push.sender();
     for number in 0..1_000 {
         sender.try_send(number.to_string()).unwrap();
@@ -148,7 +156,7 @@ fn flush_without_a_peer_times_out() {
     let context = zmq::Context::new();
     let push = context.socket(zmq::PUSH).unwrap();
     bind(&push, Transport::Tcp);
-    let mut push = ZmqSource::new(push).unwrap();
+    let push = ZmqSource::new(push).unwrap();
     for number in 0..3 {
         push.send(number.to_string()).unwrap();
     }
@@ -178,4 +186,70 @@ fn senders_see_the_source_go() {
     assert!(matches!(outcome, Err(SendError::Closed(_))), "{outcome:?}");
     assert!(sender.is_closed());
     assert!(matches!(sender.try_send("late"), Err(SendError::Closed(_))));
+}
+
+/// Nothing queued, nothing to wait for: not even on sockets that cannot
+/// send now (a PUSH without a peer, a SUB, a REQ waiting for its reply).
+fn flush_with_nothing_queued_returns_at_once() {
+    const TIMEOUT: Duration = Duration::from_secs(10);
+    let context = zmq::Context::new();
+    let lonely_push = context.socket(zmq::PUSH).unwrap();
+    bind(&lonely_push, Transport::Tcp);
+    let sub = context.socket(zmq::SUB).unwrap();
+    bind(&sub, Transport::Tcp);
+    let silent_rep = context.socket(zmq::REP).unwrap();
+    let endpoint = bind(&silent_rep, Transport::Tcp);
+    let waiting_req = context.socket(zmq::REQ).unwrap();
+    waiting_req.connect(&endpoint).unwrap();
+    waiting_req.send("Hello?", 0).unwrap();
+    for (name, socket) in [
+        ("PUSH without a peer", lonely_push),
+        ("SUB", sub),
+        ("REQ waiting for its reply", waiting_req),
+    ] {
+        let source = ZmqSource::new(socket).unwrap();
+        let started = Instant::now();
+        let outcome = source.flush(TIMEOUT);
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+        assert!(
+            started.elapsed() < TIMEOUT / 2,
+            "{name}: waited {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// The linger a flush grants is for the close that follows it. A source
+/// that goes on sending after its flush, and is then dropped with messages
+/// its peer does not take, must not hold up the context's termination.
+fn a_flushed_source_used_on_closes_without_lingering() {
+    // The peer lives in a context of its own, which the test keeps.
+    let peer_context = zmq::Context::new();
+    let pull = peer_context.socket(zmq::PULL).unwrap();
+    pull.set_rcvhwm(1).unwrap();
+    pull.set_rcvbuf(4096).unwrap();
+    let endpoint = bind(&pull, Transport::Tcp);
+    let mut context = zmq::Context::new();
+    let push = context.socket(zmq::PUSH).unwrap();
+    push.set_sndbuf(4096).unwrap();
+    push.connect(&endpoint).unwrap();
+    let push = ZmqSource::new(push).unwrap();
+    push.send("delivered").unwrap();
+    push.flush(Duration::from_secs(60)).expect("flushed");
+    pull.set_rcvtimeo(10_000).unwrap();
+    assert_eq!(pull.recv_bytes(0).unwrap(), b"delivered");
+    // The peer stops reading and the source is used on: far more than the
+    // peer and the (small) kernel buffers hold, so that most stays in
+    // libzmq's pipe.
+    for _ in 0..64 {
+        let _ = push.send(vec![0; 1 << 20]);
+    }
+    drop(push);
+    let (terminated, done) = mpsc::channel();
+    thread::spawn(move || terminated.send(context.destroy()));
+    let outcome = done
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the context terminates at once, not after the flush's linger");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    drop(pull);
 }
