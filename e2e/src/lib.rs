@@ -254,21 +254,14 @@ impl Process {
         self.pid
     }
 
-    /// Starts a foreign peer: a script from `e2e/peers/`, run by Python with
-    /// pyzmq (which `.ci/run` installs). `$PYTHON` picks the interpreter.
-    pub fn python(script: &str, args: &[&str]) -> Process {
-        let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-        let mut command = Command::new(python);
-        // -u: unbuffered, so the test sees each line as it is printed.
-        command
-            .arg("-u")
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("peers")
-                    .join(script),
-            )
-            .args(args);
-        Process::spawn(script, command)
+    /// Starts a foreign peer: `zmqrs-peer` (this crate's own program, the
+    /// guide's programs on zmq.rs rather than libzmq) with `args`, the first
+    /// of which names the peer (`hwserver`, `bad-peer`, ...).
+    pub fn peer(args: &[&str]) -> Process {
+        let mut command = Command::new(program("zmqrs-peer"));
+        command.args(args);
+        let name = format!("zmqrs-peer {}", args.first().copied().unwrap_or_default());
+        Process::spawn(&name, command)
     }
 
     /// Starts one of the demo scripts in `scripts/`, marked with an

@@ -1,4 +1,4 @@
-//! Bad input from a foreign peer, `e2e/peers/bad_peer.py`, to the programs
+//! Bad input from a foreign peer, `zmqrs-peer bad-peer`, to the programs
 //! that receive: each malformed message gets a warning on stderr and is
 //! skipped, the program keeps running, and the good messages after it still
 //! arrive.
@@ -36,11 +36,11 @@ const ANY_PORT: &str = "tcp://127.0.0.1:*";
 
 /// Starts the foreign peer: a socket of `kind` (`req`, `rep`, `pub` or
 /// `push`) that binds or connects (`--bind` or `--connect`) to `endpoint`
-/// and sends `messages` in taskvent.py's notation.
+/// and sends `messages` in its notation (see `zmqrs-peer/bad_peer.rs`).
 fn bad_peer(kind: &str, place: &str, endpoint: &str, messages: &[&str]) -> Process {
-    let mut args = vec![kind, place, endpoint, "--"];
+    let mut args = vec!["bad-peer", kind, place, endpoint, "--"];
     args.extend(messages);
-    Process::python("bad_peer.py", &args)
+    Process::peer(&args)
 }
 
 /// The warnings a program printed.
@@ -92,7 +92,7 @@ fn hwserver_warns_about_malformed_requests_and_still_replies() {
     client.wait_for(Stream::Stdout, "done");
     assert_eq!(
         client.output().stdout,
-        "reply: b'World'\n".repeat(3) + "done\n"
+        "reply: \"World\"\n".repeat(3) + "done\n"
     );
     let output = wait_for_output(&server, "Received Hello\n", 2);
     assert_warned_about(&output, &["[255, 254]", r#"["Hello", "extra"]"#]);
@@ -111,7 +111,7 @@ fn hwserver_survives_a_request_over_its_size_cap() {
         &["bytes:2000", "DROPPED", "Hello"],
     );
     client.wait_for(Stream::Stdout, "done");
-    assert_eq!(client.output().stdout, "dropped\nreply: b'World'\ndone\n");
+    assert_eq!(client.output().stdout, "dropped\nreply: \"World\"\ndone\n");
     wait_for_output(&server, "Received Hello\n", 0);
 }
 
@@ -135,7 +135,7 @@ fn hwclient_warns_about_malformed_replies_and_asks_again() {
     );
     // Each malformed reply was asked again for.
     server.wait_until("five requests", DEADLINE, |output| {
-        (output.stdout == "request: b'Hello'\n".repeat(5)).then_some(())
+        (output.stdout == "request: \"Hello\"\n".repeat(5)).then_some(())
     });
 }
 

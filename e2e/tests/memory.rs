@@ -60,7 +60,10 @@ fn stopped_subscribers_do_not_grow_the_servers_memory() {
     // in 100000 is queued for a subscriber, so its queue fills a hundred
     // thousand times slower.
     let subscribers: Vec<Process> = (0..SUBSCRIBERS)
-        .map(|_| Process::python("subscriber.py", &[&endpoint, "", &EVERY.to_string()]))
+        .map(|_| {
+            let every = EVERY.to_string();
+            Process::peer(&["subscriber", "--connect", &endpoint, "--every", &every])
+        })
         .collect();
     for subscriber in &subscribers {
         wait_for_count(subscriber, EVERY, DEADLINE);

@@ -1,6 +1,6 @@
 //! The parallel pipeline end to end: `taskvent`, `taskwork` and `tasksink`
-//! as real processes, with each other and with the guide's Python versions
-//! (`e2e/peers/task*.py`).
+//! as real processes, with each other and with the guide's programs on zmq.rs
+//! (`zmqrs-peer taskvent`, `taskwork` and `tasksink`).
 
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ fn ventilator(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process,
 /// Starts the foreign ventilator: it waits for one worker, then sends `0`
 /// to the sink (if any) and the `tasks` as they are written.
 fn foreign_ventilator(sink: Option<&str>, extra: &[&str], tasks: &[&str]) -> (Process, String) {
-    let mut args = vec!["--bind", ANY_PORT];
+    let mut args = vec!["taskvent", "--bind", ANY_PORT];
     if let Some(sink) = sink {
         args.extend(["--sink", sink]);
     }
@@ -60,9 +60,20 @@ fn foreign_ventilator(sink: Option<&str>, extra: &[&str], tasks: &[&str]) -> (Pr
     }
     args.push("--");
     args.extend(tasks);
-    let ventilator = Process::python("taskvent.py", &args);
+    let ventilator = Process::peer(&args);
     let endpoint = ventilator.endpoint();
     (ventilator, endpoint)
+}
+
+/// Starts the foreign sink, for a batch of `tasks`.
+fn foreign_sink(tasks: usize) -> Process {
+    let tasks = tasks.to_string();
+    Process::peer(&["tasksink", "--bind", ANY_PORT, "--tasks", &tasks])
+}
+
+/// Starts the foreign worker, which returns empty results.
+fn foreign_worker(ventilator: &str, sink: &str) -> Process {
+    Process::peer(&["taskwork", "--connect", ventilator, "--sink", sink])
 }
 
 /// The cost a ventilator printed.
@@ -312,7 +323,7 @@ fn an_endpoint_that_cannot_be_used_is_one_line_and_exit_1() {
 #[test]
 fn a_worker_skips_malformed_tasks_and_goes_on() {
     let (mut sink, sink_endpoint) = {
-        let sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "2"]);
+        let sink = foreign_sink(2);
         let endpoint = sink.endpoint();
         (sink, endpoint)
     };
@@ -352,10 +363,7 @@ fn a_sink_skips_malformed_messages_and_goes_on() {
     let malformed = ["done", "hex:ff", "|", "0"];
     let (_ventilator, endpoint) =
         foreign_ventilator(Some(&sink_endpoint), &malformed, &["1", "2", "3"]);
-    let _worker = Process::python(
-        "taskwork.py",
-        &["--connect", &endpoint, "--sink", &sink_endpoint],
-    );
+    let _worker = foreign_worker(&endpoint, &sink_endpoint);
     let output = sink.wait_success(DEADLINE);
     assert_sink_output(&output, 3);
     let warnings = output
@@ -366,14 +374,11 @@ fn a_sink_skips_malformed_messages_and_goes_on() {
 }
 
 #[test]
-fn our_ventilator_and_sink_work_with_the_guides_worker() {
+fn our_ventilator_and_sink_work_with_a_foreign_worker() {
     const TASKS: usize = 10;
     let (mut sink, sink_endpoint) = sink(TASKS);
     let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "99", 1);
-    let worker = Process::python(
-        "taskwork.py",
-        &["--connect", &endpoint, "--sink", &sink_endpoint],
-    );
+    let worker = foreign_worker(&endpoint, &sink_endpoint);
     let cost = expected_cost(&ventilator.wait_success(DEADLINE));
     assert_sink_output(&sink.wait_success(DEADLINE), TASKS);
     let done = workloads(&worker.output().stdout);
@@ -382,17 +387,18 @@ fn our_ventilator_and_sink_work_with_the_guides_worker() {
 }
 
 #[test]
-fn our_worker_works_with_the_guides_ventilator_and_sink() {
-    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "3"]);
+fn our_worker_works_with_a_foreign_ventilator_and_sink() {
+    let mut sink = foreign_sink(3);
     let sink_endpoint = sink.endpoint();
-    let (mut ventilator, endpoint) =
-        foreign_ventilator(Some(&sink_endpoint), &[], &["5", "10", "15"]);
+    let (ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &["5", "10", "15"]);
     let worker = Process::start(
         "taskwork",
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
-    let vent_output = ventilator.wait_success(DEADLINE);
-    assert_eq!(expected_cost(&vent_output), 30);
+    // zmq.rs has no linger: the foreign ventilator stays, so that its tasks
+    // are delivered, and the test waits for its last line instead.
+    ventilator.wait_for(Stream::Stdout, "Total expected cost");
+    assert_eq!(expected_cost(&ventilator.output()), 30);
     let output = sink.wait_success(DEADLINE);
     assert!(
         output.stdout.starts_with(":..Total elapsed time: "),
@@ -402,9 +408,9 @@ fn our_worker_works_with_the_guides_ventilator_and_sink() {
 }
 
 #[test]
-fn the_guides_sink_works_with_our_ventilator_and_worker() {
+fn a_foreign_sink_works_with_our_ventilator_and_worker() {
     const TASKS: usize = 10;
-    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "10"]);
+    let mut sink = foreign_sink(10);
     let sink_endpoint = sink.endpoint();
     let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "5", 1);
     let worker = Process::start(
