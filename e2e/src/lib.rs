@@ -442,16 +442,17 @@ impl Process {
     }
 
     /// Checks that the process failed at once as a program given an
-    /// endpoint it cannot use should: exit status 1 and one line on stderr
-    /// naming `named`, with no panic.
+    /// endpoint it cannot use should: exit status 1 and one plain line on
+    /// stderr, `error: ...` naming `named` (not Debug-quoted, as Rust prints
+    /// an error returned from `main`), with no panic.
     pub fn assert_fails_naming(mut self, named: &str) {
         let status = self.wait_exit(DEADLINE);
         let output = self.output();
         assert_eq!(status.code(), Some(1), "{}: {output}", self.name);
         assert_eq!(output.stderr.lines().count(), 1, "{}: {output}", self.name);
         assert!(
-            output.stderr.contains(named),
-            "{}: {named:?}\n{output}",
+            output.stderr.starts_with("error: ") && output.stderr.contains(named),
+            "{}: expected `error: ...` naming {named:?}\n{output}",
             self.name
         );
         assert!(

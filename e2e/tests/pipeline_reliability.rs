@@ -132,11 +132,11 @@ fn assert_timed_out(sink: &mut Process, tasks: usize, timeout_ms: u64) -> usize 
     let status = sink.wait_exit(DEADLINE);
     let output = sink.output();
     assert_eq!(status.code(), Some(1), "{output}");
-    let suffix = format!(" of {tasks} results arrived; none for {timeout_ms} ms\"");
+    let suffix = format!(" of {tasks} results arrived; none for {timeout_ms} ms");
     let count = output
         .stderr
         .lines()
-        .find_map(|line| line.strip_prefix("Error: \"")?.strip_suffix(&suffix))
+        .find_map(|line| line.strip_prefix("error: ")?.strip_suffix(&suffix))
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no timeout report\n{output}"));
     let expected_stdout = match count {

@@ -21,6 +21,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 
 use calloop::ping::make_ping;
 use calloop::{EventLoop, LoopSignal};
@@ -62,7 +63,19 @@ struct Client {
     signal: LoopSignal,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     // Ctrl-C and SIGTERM come in on another thread, as a ping the loop
