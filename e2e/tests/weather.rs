@@ -206,6 +206,22 @@ fn our_client_averages_a_foreign_server() {
 }
 
 #[test]
+fn our_client_reads_the_guides_cpp_updates() {
+    // The guide's C++ wuserver sends each update as a 20-byte buffer: a C
+    // string, its NUL, then whatever was in memory. Its C client reads
+    // them with sscanf, which stops at the NUL; so must ours.
+    let server = Process::peer(&["wuserver", "--bind", "tcp://127.0.0.1:*", "--cpp"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start(
+        "wuclient",
+        &["--connect", &endpoint, "--updates", "5", "100"],
+    );
+    let output = client.wait_success(DEADLINE);
+    average(&output, "100");
+    assert_eq!(output.stderr, "", "{output}");
+}
+
+#[test]
 fn a_foreign_client_averages_our_server() {
     let server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*"]);
     let endpoint = server.endpoint();
