@@ -321,39 +321,79 @@ fn an_endpoint_that_cannot_be_used_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn a_worker_skips_malformed_tasks_and_goes_on() {
-    let (mut sink, sink_endpoint) = {
-        let sink = foreign_sink(2);
-        let endpoint = sink.endpoint();
-        (sink, endpoint)
-    };
-    // 3, in 200 bytes: a task is a short number.
-    let oversized = format!("{}3", "0".repeat(199));
-    let malformed = [
-        &oversized,
-        "seven",      // not a number
-        "hex:fffe",   // not UTF-8
-        "5|5",        // two frames
-        "99999999",   // more than a minute of work
-        "",           // empty
-        "-3",         // negative
-        "hex:2b330a", // "+3\n"
+fn a_worker_sends_a_result_for_every_task_even_a_malformed_one() {
+    // Each task, the work the worker does for it (as the guide's C worker
+    // reads it, with atoi: 0 where that finds no number; and none for a
+    // workload that is negative or over a minute), and whether it warns.
+    let long = format!("{}3", "0".repeat(199));
+    let tasks = [
+        (long.as_str(), 3, false), // 3, in 200 bytes
+        ("seven", 0, true),        // not a number
+        ("hex:fffe", 0, true),     // not UTF-8, and no number
+        ("5|5", 5, true),          // two frames: the first is read
+        ("99999999", 0, true),     // more than a minute of work
+        ("", 0, true),             // empty
+        ("-3", 0, true),           // negative
+        ("hex:2b330a", 3, true),   // "+3\n": atoi reads 3
+        ("hex:3400", 4, false),    // "4" and a NUL: a C string
+        ("3", 3, false),
     ];
-    let mut tasks = malformed.to_vec();
-    tasks.extend(["3", "4"]);
-    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &tasks);
+    let mut sink = foreign_sink(tasks.len());
+    let sink_endpoint = sink.endpoint();
+    let written: Vec<&str> = tasks.iter().map(|(task, _, _)| *task).collect();
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &written);
     let worker = Process::start(
         "taskwork",
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
-    wait_for_progress(&worker, "3.4.");
+    // The sink gets a result for each task, or it would not finish.
     sink.wait_success(DEADLINE);
+    let progress: String = tasks
+        .iter()
+        .map(|(_, work, _)| format!("{work}."))
+        .collect();
+    wait_for_progress(&worker, &progress);
     let output = worker.output();
-    let warnings = output
+    let warnings: Vec<&str> = output
         .stderr
         .lines()
-        .filter(|line| line.contains("warning"));
-    assert_eq!(warnings.count(), malformed.len(), "{output}");
+        .filter(|line| line.starts_with("warning: "))
+        .collect();
+    let odd = tasks.iter().filter(|(_, _, warned)| *warned).count();
+    assert_eq!(warnings.len(), odd, "{output}");
+    assert_eq!(output.stderr.lines().count(), odd, "{output}");
+}
+
+#[test]
+fn our_worker_takes_the_guides_cpp_tasks() {
+    // The guide's C++ taskvent sends each workload as a 10-byte buffer, a C
+    // string padded with NULs: "5\0\0\0\0\0\0\0\0\0".
+    let mut sink = foreign_sink(3);
+    let sink_endpoint = sink.endpoint();
+    let ventilator = Process::peer(&[
+        "taskvent",
+        "--bind",
+        ANY_PORT,
+        "--sink",
+        &sink_endpoint,
+        "--cpp",
+        "--",
+        "5",
+        "10",
+        "15",
+    ]);
+    let endpoint = ventilator.endpoint();
+    let worker = Process::start(
+        "taskwork",
+        &["--connect", &endpoint, "--sink", &sink_endpoint],
+    );
+    let output = sink.wait_success(DEADLINE);
+    assert!(
+        output.stdout.starts_with(":..Total elapsed time: "),
+        "{output}"
+    );
+    wait_for_progress(&worker, "5.10.15.");
+    assert_eq!(worker.output().stderr, "", "{}", worker.output());
 }
 
 #[test]
