@@ -397,20 +397,79 @@ fn our_worker_takes_the_guides_cpp_tasks() {
 }
 
 #[test]
-fn a_sink_skips_malformed_messages_and_goes_on() {
-    let (mut sink, sink_endpoint) = sink(3);
-    // Sent to the sink right after the batch start, before any result.
-    let malformed = ["done", "hex:ff", "|", "0"];
-    let (_ventilator, endpoint) =
-        foreign_ventilator(Some(&sink_endpoint), &malformed, &["1", "2", "3"]);
+fn a_sink_counts_whatever_a_worker_sends() {
+    // Sent to the sink right after the batch start, before any result: the
+    // guide's sink counts any message as a result, and so does ours, with a
+    // warning for the odd ones.
+    let results = [
+        ("done", false),
+        ("hex:ff", false),
+        ("", false),
+        ("|", true), // two empty frames, counted once
+        ("0", true), // another batch start, in the middle of the batch
+    ];
+    let extra: Vec<&str> = results.iter().map(|(result, _)| *result).collect();
+    let tasks = ["1", "2", "3"];
+    let (mut sink, sink_endpoint) = sink(results.len() + tasks.len());
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &extra, &tasks);
     let _worker = foreign_worker(&endpoint, &sink_endpoint);
     let output = sink.wait_success(DEADLINE);
-    assert_sink_output(&output, 3);
+    assert_sink_output(&output, results.len() + tasks.len());
     let warnings = output
         .stderr
         .lines()
-        .filter(|line| line.contains("warning"));
-    assert_eq!(warnings.count(), malformed.len(), "{output}");
+        .filter(|line| line.starts_with("warning: "));
+    let odd = results.iter().filter(|(_, odd)| *odd).count();
+    assert_eq!(warnings.count(), odd, "{output}");
+}
+
+#[test]
+fn our_sink_counts_a_workers_text_results() {
+    // Not every language's worker sends an empty result, as the guide's C
+    // one does: these two send "done" and a kilobyte of text.
+    const TASKS: usize = 10;
+    let (mut sink, sink_endpoint) = sink(TASKS);
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "4", 2);
+    let kilobyte = "x".repeat(1024);
+    let _workers = ["done", &kilobyte].map(|result| {
+        Process::peer(&[
+            "taskwork",
+            "--connect",
+            &endpoint,
+            "--sink",
+            &sink_endpoint,
+            "--result",
+            result,
+        ])
+    });
+    ventilator.wait_success(DEADLINE);
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, TASKS);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
+}
+
+#[test]
+fn our_sink_takes_the_guides_cpp_batch_start() {
+    // The guide's C++ taskvent sends the batch start as a 2-byte buffer:
+    // "0", then whatever was in memory.
+    let (mut sink, sink_endpoint) = sink(3);
+    let ventilator = Process::peer(&[
+        "taskvent",
+        "--bind",
+        ANY_PORT,
+        "--sink",
+        &sink_endpoint,
+        "--cpp",
+        "--",
+        "5",
+        "10",
+        "15",
+    ]);
+    let endpoint = ventilator.endpoint();
+    let _worker = foreign_worker(&endpoint, &sink_endpoint);
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, 3);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
 }
 
 #[test]
