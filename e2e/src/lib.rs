@@ -180,6 +180,13 @@ pub struct Output {
     status: Option<ExitStatus>,
 }
 
+impl Output {
+    /// The exit status, or `None` while the process runs.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+}
+
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
