@@ -113,6 +113,7 @@ async fn open<S: Socket>(args: &Args) -> Result<S> {
 async fn req(args: &Args, steps: Vec<(ZmqMessage, bool)>) -> Result {
     let mut socket: ReqSocket = open(args).await?;
     for (message, dropped) in steps {
+        let shown = show(&message);
         let sent = socket.send(message).await;
         if dropped {
             // libzmq closes the connection, maybe while the message is
@@ -127,8 +128,11 @@ async fn req(args: &Args, steps: Vec<(ZmqMessage, bool)>) -> Result {
             println!("dropped");
             socket = open(args).await?;
         } else {
-            sent?;
-            let reply = within(TIMEOUT, "a reply", socket.recv()).await??;
+            sent.map_err(|e| format!("send {shown}: {e}"))?;
+            let what = format!("a reply to {shown}");
+            let reply = within(TIMEOUT, &what, socket.recv())
+                .await?
+                .map_err(|e| format!("no reply to {shown}: {e}"))?;
             println!("reply: {}", show(&reply));
         }
     }

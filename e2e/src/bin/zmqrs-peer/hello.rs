@@ -47,7 +47,9 @@ pub async fn client(args: ClientArgs) -> Result {
         println!("Sending request {request} ...");
         socket.send("Hello".into()).await?;
         let what = format!("the reply to request {request}");
-        let reply = within(TIMEOUT, &what, socket.recv()).await??;
+        let reply = within(TIMEOUT, &what, socket.recv())
+            .await?
+            .map_err(|e| format!("no reply to request {request}: {e}"))?;
         println!("Received reply {request} [ {} ]", show(&reply));
     }
     Ok(())
