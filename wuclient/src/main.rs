@@ -199,7 +199,7 @@ mod tests {
         let cpp = b"10001 23 45\0\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa";
         assert_eq!(temperature(&Multipart::from(&cpp[..])), Ok(23));
         assert_eq!(temperature(&Multipart::from(&b"10001 23 45\0"[..])), Ok(23));
-        assert!(temperature(&Multipart::from(&b"\010001 23 45"[..])).is_err());
+        assert!(temperature(&Multipart::from(&b"\x0010001 23 45"[..])).is_err());
     }
 
     #[test]
