@@ -254,29 +254,40 @@ fn a_batch_completes_when_the_programs_start_back_to_front() {
 
 #[test]
 fn a_ventilator_waits_for_a_sink_that_starts_late() {
+    // Two batches at once, one for a sink of ours and one for the guide's
+    // sink on zmq.rs, both started late.
     const TASKS: usize = 10;
-    let sink_ipc = IpcEndpoint::new("late-sink");
-    let sink_endpoint = sink_ipc.as_str();
-    let mut ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
-    let endpoint = ventilator.endpoint();
-    let _worker = worker(&endpoint, sink_endpoint);
-    ventilator.wait_for(
-        Stream::Stderr,
-        &format!("waiting for the sink at {sink_endpoint}"),
-    );
-    // Not a wait for readiness: the sink comes later than the 5 s after
+    let sink_ipcs = [
+        IpcEndpoint::new("late-sink"),
+        IpcEndpoint::new("late-foreign-sink"),
+    ];
+    let mut ventilators = Vec::new();
+    let mut workers = Vec::new();
+    for sink_ipc in &sink_ipcs {
+        let sink_endpoint = sink_ipc.as_str();
+        let ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
+        workers.push(worker(&ventilator.endpoint(), sink_endpoint));
+        let waiting = format!("waiting for the sink at {sink_endpoint}");
+        ventilator.wait_for(Stream::Stderr, &waiting);
+        ventilators.push(ventilator);
+    }
+    // Not a wait for readiness: the sinks come later than the 5 s after
     // which the ventilator used to give up, exit 0 and lose the batch start
     // (so that the sink then waited for ever for its last result).
     thread::sleep(Duration::from_secs(6));
-    assert_eq!(
-        ventilator.output().status(),
-        None,
-        "{}",
-        ventilator.output()
-    );
-    let (mut sink, _) = sink(sink_endpoint, TASKS, &[]);
-    assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
-    ventilator.wait_success(DEADLINE);
+    for ventilator in &ventilators {
+        let output = ventilator.output();
+        assert_eq!(output.status(), None, "{output}");
+    }
+    let (mut ours, _) = sink(sink_ipcs[0].as_str(), TASKS, &[]);
+    let tasks = TASKS.to_string();
+    let bind = sink_ipcs[1].as_str();
+    let mut foreign = Process::peer(&["tasksink", "--bind", bind, "--tasks", &tasks]);
+    assert_batch_complete(&ours.wait_success(DEADLINE), TASKS);
+    assert_batch_complete(&foreign.wait_success(DEADLINE), TASKS);
+    for ventilator in &mut ventilators {
+        ventilator.wait_success(DEADLINE);
+    }
 }
 
 #[test]
