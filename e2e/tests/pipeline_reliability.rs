@@ -245,49 +245,39 @@ fn a_batch_completes_when_the_programs_start_back_to_front() {
         worker(endpoint, sink_endpoint),
         worker(endpoint, sink_endpoint),
     ];
-    let mut ventilator = ventilator(endpoint, sink_endpoint, TASKS, "3", 2);
+    let ventilator = ventilator(endpoint, sink_endpoint, TASKS, "3", 2);
     ventilator.wait_for(Stream::Stdout, "Total expected cost");
     let (mut sink, _) = sink(sink_endpoint, TASKS, &[]);
     assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
-    ventilator.wait_success(DEADLINE);
+    // Not `ventilator.wait_success`: when all the results beat the `0`, the
+    // sink is done and gone before the ventilator has connected, and the
+    // ventilator rightly goes on waiting to deliver its `0` to a sink.
+    drop(ventilator);
 }
 
 #[test]
 fn a_ventilator_waits_for_a_sink_that_starts_late() {
-    // Two batches at once, one for a sink of ours and one for the guide's
-    // sink on zmq.rs, both started late.
+    // The guide's sink, on zmq.rs: it takes the first message for the batch
+    // start and then counts the results, so it completes only if it gets
+    // the ventilator's `0`. (Ours counts results that come first, and may be
+    // done before the `0` comes: see the test above.)
     const TASKS: usize = 10;
-    let sink_ipcs = [
-        IpcEndpoint::new("late-sink"),
-        IpcEndpoint::new("late-foreign-sink"),
-    ];
-    let mut ventilators = Vec::new();
-    let mut workers = Vec::new();
-    for sink_ipc in &sink_ipcs {
-        let sink_endpoint = sink_ipc.as_str();
-        let ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
-        workers.push(worker(&ventilator.endpoint(), sink_endpoint));
-        let waiting = format!("waiting for the sink at {sink_endpoint}");
-        ventilator.wait_for(Stream::Stderr, &waiting);
-        ventilators.push(ventilator);
-    }
-    // Not a wait for readiness: the sinks come later than the 5 s after
-    // which the ventilator used to give up, exit 0 and lose the batch start
-    // (so that the sink then waited for ever for its last result).
+    let sink_ipc = IpcEndpoint::new("late-sink");
+    let sink_endpoint = sink_ipc.as_str();
+    let mut ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
+    let _worker = worker(&ventilator.endpoint(), sink_endpoint);
+    let waiting = format!("waiting for the sink at {sink_endpoint}");
+    ventilator.wait_for(Stream::Stderr, &waiting);
+    // Not a wait for readiness: the sink comes later than the 5 s after
+    // which the ventilator used to give up, exit 0 and lose the batch start,
+    // so that the sink then waited for ever for its last result.
     thread::sleep(Duration::from_secs(6));
-    for ventilator in &ventilators {
-        let output = ventilator.output();
-        assert_eq!(output.status(), None, "{output}");
-    }
-    let (mut ours, _) = sink(sink_ipcs[0].as_str(), TASKS, &[]);
+    let output = ventilator.output();
+    assert_eq!(output.status(), None, "{output}");
     let tasks = TASKS.to_string();
-    let bind = sink_ipcs[1].as_str();
-    let mut foreign = Process::peer(&["tasksink", "--bind", bind, "--tasks", &tasks]);
-    assert_batch_complete(&ours.wait_success(DEADLINE), TASKS);
-    assert_batch_complete(&foreign.wait_success(DEADLINE), TASKS);
-    for ventilator in &mut ventilators {
-        ventilator.wait_success(DEADLINE);
-    }
+    let mut sink = Process::peer(&["tasksink", "--bind", sink_endpoint, "--tasks", &tasks]);
+    assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
+    ventilator.wait_success(DEADLINE);
 }
 
 #[test]
