@@ -45,7 +45,10 @@ start() {
     name=$1
     program=$2
     shift 2
-    "$bin/$program" "$@" 2>"$work/$name.err" &
+    # Created here, not only by the background shell's redirect, which may
+    # come after `endpoints` has looked for it.
+    : >"$work/$name.err"
+    "$bin/$program" "$@" 2>>"$work/$name.err" &
     started=$!
     pids="$pids $started"
 }
@@ -56,14 +59,15 @@ start() {
 # that a Ctrl-C could leave behind.)
 endpoints() {
     for _ in $(seq 200); do
-        listening=$(sed -n 's/^listening on //p' "$work/$1.err")
+        # A log that is not there yet has no endpoints yet.
+        listening=$(sed -n 's/^listening on //p' "$work/$1.err" 2>/dev/null || true)
         if [ -n "$listening" ] && [ "$(echo "$listening" | wc -l)" -ge "$3" ]; then
             return 0
         fi
         kill -0 "$2" 2>/dev/null || break
         sleep 0.05
     done
-    cat "$work/$1.err" >&2
+    cat "$work/$1.err" >&2 2>/dev/null || true
     fail "$1 did not start listening"
 }
 

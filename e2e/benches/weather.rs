@@ -404,11 +404,11 @@ fn write_csv(path: &str, rows: &[Row]) {
 
 fn main() {
     let arguments: Vec<String> = std::env::args().collect();
-    if let [_, flag, endpoint, updates] = &arguments[..] {
-        if flag == BLOCKING_PUBLISHER {
-            blocking_publisher(endpoint, updates.parse().expect("a number of updates"));
-            return;
-        }
+    if let [_, flag, endpoint, updates] = &arguments[..]
+        && flag == BLOCKING_PUBLISHER
+    {
+        blocking_publisher(endpoint, updates.parse().expect("a number of updates"));
+        return;
     }
 
     let options = options();

@@ -4,20 +4,28 @@
 //! - [`Process::start`] builds every program once per test binary (so the
 //!   tests run what `cargo build` makes), starts one, and collects its stdout
 //!   and stderr as they arrive.
-//! - [`Process::wait_for`] and friends wait for text with a deadline, and on
-//!   failure show everything the process printed.
+//! - [`Process::wait_for`] and friends wait for text with a deadline. A wait
+//!   that fails says in its first line what it waited for, and then shows
+//!   what every process the test started printed.
 //! - [`Process::endpoint`] reads the `listening on` line, so servers bind
 //!   `tcp://127.0.0.1:*` and no test needs a fixed port.
 //! - Dropping a [`Process`] kills it, so a failing test leaves no orphans.
+//! - [`Process::peer`] starts a foreign peer: `zmqrs-peer`, this crate's own
+//!   program, the guide's programs on zmq.rs (the `zeromq` crate), a ZeroMQ
+//!   in pure Rust that shares no code with the libzmq ours are built on. So
+//!   the interop tests need nothing but Cargo. zmq.rs is async; the peers
+//!   run on a current-thread tokio runtime, the lightest that does (see
+//!   `src/bin/zmqrs-peer/main.rs` for that, and for what zmq.rs lacks).
 #![warn(missing_docs)]
 
+use std::cell::RefCell;
 use std::env;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -45,24 +53,39 @@ pub fn build_dir() -> &'static Path {
         if release {
             build.arg("--release");
         }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build --workspace --bins failed");
+        match build.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => fail(format!("cargo build --workspace --bins: {status}")),
+            Err(e) => fail(format!("cannot run cargo build: {e}")),
+        }
         dir
     })
 }
 
 /// Builds every program in release mode, once per test binary. The demo
 /// scripts build in release mode themselves; doing it first, with no
-/// deadline, keeps the first script's wait for its output short.
+/// deadline, keeps the first script's wait for its output short. (Not this
+/// crate's foreign peers: no script runs them.)
 pub fn release_build() {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--workspace", "--bins", "--release", "--quiet"])
-            .status()
-            .expect("run cargo build --release");
-        assert!(status.success(), "cargo build --release failed");
+            .args([
+                "build",
+                "--workspace",
+                "--exclude",
+                "e2e",
+                "--bins",
+                "--release",
+            ])
+            .arg("--quiet")
+            .status();
+        match status {
+            Ok(status) if status.success() => {}
+            Ok(status) => fail(format!("cargo build --release: {status}")),
+            Err(e) => fail(format!("cannot run cargo build --release: {e}")),
+        }
     });
 }
 
@@ -180,6 +203,13 @@ pub struct Output {
     status: Option<ExitStatus>,
 }
 
+impl Output {
+    /// The exit status, or `None` while the process runs.
+    pub fn status(&self) -> Option<ExitStatus> {
+        self.status
+    }
+}
+
 impl fmt::Display for Output {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -203,6 +233,70 @@ pub enum Stream {
 struct Shared {
     output: Mutex<Output>,
     changed: Condvar,
+}
+
+/// A process as a failed wait shows it.
+struct Started {
+    name: String,
+    pid: u32,
+    shared: Weak<Shared>,
+}
+
+thread_local! {
+    /// The processes this thread has started and not yet dropped. Each test
+    /// runs on a thread of its own, so these are the test's: a failed wait
+    /// shows what each of them printed, not only the one it waited on.
+    static STARTED: RefCell<Vec<Started>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How much of each stream a failure report shows: the end, where the
+/// news is.
+const SHOWN_CHARS: usize = 6000;
+
+/// What every process the current test has started printed, and whether it
+/// still runs.
+fn report() -> String {
+    let started: Vec<(String, u32, Arc<Shared>)> = STARTED.with_borrow(|started| {
+        started
+            .iter()
+            .filter_map(|process| {
+                let shared = process.shared.upgrade()?;
+                Some((process.name.clone(), process.pid, shared))
+            })
+            .collect()
+    });
+    let mut report = String::new();
+    for (name, pid, shared) in started {
+        let output = lock(&shared);
+        let state = match output.status {
+            Some(status) => status.to_string(),
+            None => "running".to_string(),
+        };
+        report += &format!(
+            "--- {name} (pid {pid}, {state}) ---\nstdout:\n{}\nstderr:\n{}\n",
+            tail(&output.stdout),
+            tail(&output.stderr)
+        );
+    }
+    report
+}
+
+/// Fails the test with `message`, and only that: no backtrace, which
+/// `RUST_BACKTRACE` would add to a panic and which says nothing here that
+/// the message does not. (The test harness shows what the test printed.)
+fn fail(message: String) -> ! {
+    eprintln!("{message}");
+    std::panic::resume_unwind(Box::new(message))
+}
+
+/// The end of `text`, at most [`SHOWN_CHARS`] of it.
+fn tail(text: &str) -> String {
+    let chars = text.chars().count();
+    if chars <= SHOWN_CHARS {
+        return text.to_string();
+    }
+    let start: String = text.chars().skip(chars - SHOWN_CHARS).collect();
+    format!("[{} characters before]...{start}", chars - SHOWN_CHARS)
 }
 
 /// A running program. Dropping it kills the process.
@@ -229,9 +323,13 @@ impl Process {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => fail(format!(
+                "cannot start {name} ({command:?}): {e}\n{}",
+                report()
+            )),
+        };
         let shared = Arc::new(Shared::default());
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
@@ -240,6 +338,14 @@ impl Process {
         let stdin = child.stdin.take();
         let pid = child.id();
         reap(child, Arc::clone(&shared));
+        STARTED.with_borrow_mut(|started| {
+            started.retain(|process| process.shared.strong_count() > 0);
+            started.push(Started {
+                name: name.to_string(),
+                pid,
+                shared: Arc::downgrade(&shared),
+            });
+        });
         Process {
             name: name.to_string(),
             pid,
@@ -254,21 +360,14 @@ impl Process {
         self.pid
     }
 
-    /// Starts a foreign peer: a script from `e2e/peers/`, run by Python with
-    /// pyzmq (which `.ci/run` installs). `$PYTHON` picks the interpreter.
-    pub fn python(script: &str, args: &[&str]) -> Process {
-        let python = env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
-        let mut command = Command::new(python);
-        // -u: unbuffered, so the test sees each line as it is printed.
-        command
-            .arg("-u")
-            .arg(
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("peers")
-                    .join(script),
-            )
-            .args(args);
-        Process::spawn(script, command)
+    /// Starts a foreign peer: `zmqrs-peer` (this crate's own program, the
+    /// guide's programs on zmq.rs rather than libzmq) with `args`, the first
+    /// of which names the peer (`hwserver`, `bad-peer`, ...).
+    pub fn peer(args: &[&str]) -> Process {
+        let mut command = Command::new(program("zmqrs-peer"));
+        command.args(args);
+        let name = format!("zmqrs-peer {}", args.first().copied().unwrap_or_default());
+        Process::spawn(&name, command)
     }
 
     /// Starts one of the demo scripts in `scripts/`, marked with an
@@ -330,8 +429,9 @@ impl Process {
     }
 
     /// Waits until `done` holds for the output, and returns what it returns.
-    /// Fails the test, showing all output, if that takes longer than
-    /// `timeout`.
+    /// Fails the test if that takes longer than `timeout`, or if the process
+    /// exits first: the message's first line says which, and what it waited
+    /// for (`what`), and then comes what every process of the test printed.
     pub fn wait_until<T>(
         &self,
         what: &str,
@@ -346,18 +446,18 @@ impl Process {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             let why = if left.is_zero() {
-                format!("not seen within {timeout:?}")
-            } else if output.closed == 2 && output.status.is_some() {
-                format!("the process exited first ({:?})", output.status)
+                format!("waited {timeout:?} for {what}, in vain")
+            } else if let Some(status) = output.status.filter(|_| output.closed == 2) {
+                format!("exited ({status}) while the test waited for {what}")
             } else {
                 String::new()
             };
             if !why.is_empty() {
                 // Unlock before failing, so the lock is not poisoned for
-                // the drop that kills the process.
-                let shown = output.to_string();
+                // the drop that kills the process (and the report can
+                // take it).
                 drop(output);
-                panic!("{}: {what}: {why}\n{shown}", self.name);
+                fail(format!("{}: {why}\n{}", self.name, report()));
             }
             output = self
                 .shared
@@ -370,7 +470,8 @@ impl Process {
 
     /// Waits for a line on `stream` that contains `text`, and returns it.
     pub fn wait_for(&self, stream: Stream, text: &str) -> String {
-        self.wait_until(&format!("a line with {text:?}"), DEADLINE, |output| {
+        let what = format!("a line with {text:?} on {stream:?}");
+        self.wait_until(&what, DEADLINE, |output| {
             let lines = match stream {
                 Stream::Stdout => &output.stdout,
                 Stream::Stderr => &output.stderr,
@@ -422,7 +523,7 @@ impl Process {
     /// test if that takes longer than `timeout`. Afterwards
     /// [`Process::output`] holds everything it printed.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
-        self.wait_until("exit", timeout, |output| {
+        self.wait_until("it to exit", timeout, |output| {
             output.status.filter(|_| output.closed == 2)
         })
     }
@@ -430,9 +531,10 @@ impl Process {
     /// Waits for the process to exit and checks that it succeeded.
     pub fn wait_success(&mut self, timeout: Duration) -> Output {
         let status = self.wait_exit(timeout);
-        let output = self.output();
-        assert!(status.success(), "{}: {status}\n{output}", self.name);
-        output
+        if !status.success() {
+            fail(format!("{}: failed ({status})\n{}", self.name, report()));
+        }
+        self.output()
     }
 
     /// Checks that the process rejected its command line: clap's message,
@@ -449,16 +551,17 @@ impl Process {
     }
 
     /// Checks that the process failed at once as a program given an
-    /// endpoint it cannot use should: exit status 1 and one line on stderr
-    /// naming `named`, with no panic.
+    /// endpoint it cannot use should: exit status 1 and one plain line on
+    /// stderr, `error: ...` naming `named` (not Debug-quoted, as Rust prints
+    /// an error returned from `main`), with no panic.
     pub fn assert_fails_naming(mut self, named: &str) {
         let status = self.wait_exit(DEADLINE);
         let output = self.output();
         assert_eq!(status.code(), Some(1), "{}: {output}", self.name);
         assert_eq!(output.stderr.lines().count(), 1, "{}: {output}", self.name);
         assert!(
-            output.stderr.contains(named),
-            "{}: {named:?}\n{output}",
+            output.stderr.starts_with("error: ") && output.stderr.contains(named),
+            "{}: expected `error: ...` naming {named:?}\n{output}",
             self.name
         );
         assert!(
@@ -475,6 +578,13 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // Gone from the test, gone from its failure reports. (`try_with`: a
+        // Process kept in a thread-local would be dropped after STARTED.)
+        let _ = STARTED.try_with(|started| {
+            if let Ok(mut started) = started.try_borrow_mut() {
+                started.retain(|process| process.pid != self.pid);
+            }
+        });
         let output = self.lock();
         if output.status.is_none() {
             // The reaper thread owns the child; it reaps it once killed.

@@ -1,12 +1,13 @@
-//! Bad input from a foreign peer, `e2e/peers/bad_peer.py`, to the programs
+//! Bad input from a foreign peer, `zmqrs-peer bad-peer`, to the programs
 //! that receive: each malformed message gets a warning on stderr and is
-//! skipped, the program keeps running, and the good messages after it still
-//! arrive.
+//! skipped (or, in a pipeline, where skipping would stall the batch, still
+//! gets its result, or is still counted as one), the program keeps running,
+//! and the good messages after it still arrive.
 //!
 //! Which kinds each program is tried with, and where: "here", "weather"
 //! (weather.rs), "pipeline" (pipeline.rs), "ww" (waynes_world.rs), or "n/a"
 //! where the kind is a good message: any text is a request, a reply or a
-//! picture, and an empty message is a result.
+//! picture, and any message at all is a result.
 //!
 //! | program  | does not parse | not UTF-8 | empty     | multipart | over the cap |
 //! |----------|----------------|-----------|-----------|-----------|--------------|
@@ -14,7 +15,7 @@
 //! | hwclient | n/a            | here      | here      | here      | here (2)     |
 //! | wuclient | weather        | weather   | weather   | weather   | weather      |
 //! | taskwork | pipeline       | pipeline  | pipeline  | pipeline  | pipeline     |
-//! | tasksink | pipeline       | pipeline  | n/a       | pipeline  | here (1)     |
+//! | tasksink | n/a            | n/a       | n/a       | pipeline  | here (1)     |
 //! | camera1  | n/a            | here, ww  | here, ww  | here, ww  | here, ww     |
 //! | camera2  | n/a            | here      | here      | here      | here         |
 //!
@@ -36,11 +37,11 @@ const ANY_PORT: &str = "tcp://127.0.0.1:*";
 
 /// Starts the foreign peer: a socket of `kind` (`req`, `rep`, `pub` or
 /// `push`) that binds or connects (`--bind` or `--connect`) to `endpoint`
-/// and sends `messages` in taskvent.py's notation.
+/// and sends `messages` in its notation (see `zmqrs-peer/bad_peer.rs`).
 fn bad_peer(kind: &str, place: &str, endpoint: &str, messages: &[&str]) -> Process {
-    let mut args = vec![kind, place, endpoint, "--"];
+    let mut args = vec!["bad-peer", kind, place, endpoint, "--"];
     args.extend(messages);
-    Process::python("bad_peer.py", &args)
+    Process::peer(&args)
 }
 
 /// The warnings a program printed.
@@ -92,27 +93,58 @@ fn hwserver_warns_about_malformed_requests_and_still_replies() {
     client.wait_for(Stream::Stdout, "done");
     assert_eq!(
         client.output().stdout,
-        "reply: b'World'\n".repeat(3) + "done\n"
+        "reply: \"World\"\n".repeat(3) + "done\n"
     );
     let output = wait_for_output(&server, "Received Hello\n", 2);
     assert_warned_about(&output, &["[255, 254]", r#"["Hello", "extra"]"#]);
 }
 
 #[test]
-fn hwserver_survives_a_request_over_its_size_cap() {
+fn hwserver_answers_every_request_up_to_its_cap() {
     let (server, endpoint) = hwserver();
-    // Over the server's 1024 bytes: libzmq, not hwserver, skips it, and
-    // drops the connection with it. The peer then asks again on a new
-    // socket, as a Lazy Pirate client would.
+    // The guide's servers answer a request of any size. Ours answers any
+    // up to 1 MiB; over that, libzmq (not hwserver) drops it, and the
+    // connection with it, without a reply. The peer then asks again on a
+    // new socket, as a Lazy Pirate client would.
     let client = bad_peer(
         "req",
         "--connect",
         &endpoint,
-        &["bytes:2000", "DROPPED", "Hello"],
+        &[
+            "bytes:2000",
+            "bytes:1048576",
+            "bytes:1048577",
+            "DROPPED",
+            "Hello",
+        ],
     );
     client.wait_for(Stream::Stdout, "done");
-    assert_eq!(client.output().stdout, "dropped\nreply: b'World'\ndone\n");
-    wait_for_output(&server, "Received Hello\n", 0);
+    assert_eq!(
+        client.output().stdout,
+        "reply: \"World\"\n".repeat(2) + "dropped\nreply: \"World\"\ndone\n"
+    );
+    let x64 = "x".repeat(64);
+    let expected = format!(
+        "Received {x64}... (2000 bytes)\nReceived {x64}... (1048576 bytes)\nReceived Hello\n"
+    );
+    let output = wait_for_output(&server, &expected, 0);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
+}
+
+#[test]
+fn hwserver_reads_a_request_as_c_does() {
+    // Up to the first NUL: a client in C may send "Hello" with its NUL, or
+    // in a buffer with leftovers after it.
+    let (server, endpoint) = hwserver();
+    let client = bad_peer(
+        "req",
+        "--connect",
+        &endpoint,
+        &["hex:48656c6c6f00", "hex:48656c6c6f00aaaa"],
+    );
+    client.wait_for(Stream::Stdout, "done");
+    let output = wait_for_output(&server, &"Received Hello\n".repeat(2), 0);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
 }
 
 #[test]
@@ -135,7 +167,7 @@ fn hwclient_warns_about_malformed_replies_and_asks_again() {
     );
     // Each malformed reply was asked again for.
     server.wait_until("five requests", DEADLINE, |output| {
-        (output.stdout == "request: b'Hello'\n".repeat(5)).then_some(())
+        (output.stdout == "request: \"Hello\"\n".repeat(5)).then_some(())
     });
 }
 
@@ -192,14 +224,14 @@ fn empty_requests_and_replies_are_warned_about() {
 fn tasksink_survives_a_message_over_its_size_cap() {
     let mut sink = Process::start("tasksink", &["--bind", ANY_PORT, "--tasks", "2"]);
     let endpoint = sink.endpoint();
-    // Over the sink's 64 bytes: libzmq, not tasksink, skips it, and drops
-    // the connection with it. The peer's PUSH socket reconnects and sends
-    // the batch start and two results on the new connection.
+    // Over the sink's 1 MiB: libzmq, not tasksink, skips it, and drops the
+    // connection with it. The peer sends the batch start and two results on
+    // a new connection.
     let pusher = bad_peer(
         "push",
         "--connect",
         &endpoint,
-        &["bytes:100", "DROPPED", "0", "", ""],
+        &["bytes:1048577", "DROPPED", "0", "", ""],
     );
     let output = sink.wait_success(DEADLINE);
     assert!(

@@ -111,33 +111,38 @@ fn an_endpoint_that_cannot_be_bound_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn our_server_answers_the_guides_python_client() {
+fn our_server_answers_a_foreign_client() {
     let server = Process::start(
         "hwserver",
         &["--bind", "tcp://127.0.0.1:*", "--work-ms", "0"],
     );
     let endpoint = server.endpoint();
-    let mut client = Process::python("hwclient.py", &[&endpoint, "3"]);
+    let mut client = Process::peer(&["hwclient", "--connect", &endpoint, "--requests", "3"]);
     let output = client.wait_success(DEADLINE);
     assert_eq!(
         output.stdout.matches("Received reply").count(),
         3,
         "{output}"
     );
-    assert!(output.stdout.contains("[ b'World' ]"), "{output}");
+    assert!(output.stdout.contains(r#"[ "World" ]"#), "{output}");
     server.wait_until("three requests", DEADLINE, |output| {
         (output.stdout == "Received Hello\n".repeat(3)).then_some(())
     });
 }
 
 #[test]
-fn our_client_talks_to_the_guides_python_server() {
-    let server = Process::python("hwserver.py", &["tcp://127.0.0.1:*"]);
+fn our_client_talks_to_a_foreign_server() {
+    let server = Process::peer(&["hwserver", "--bind", "tcp://127.0.0.1:*"]);
     let endpoint = server.endpoint();
     let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "3"]);
     let output = client.wait_success(DEADLINE);
     assert!(output.stdout.ends_with("Received World 2\n"), "{output}");
     server.wait_until("three requests", DEADLINE, |output| {
-        (output.stdout.matches("Received request: b'Hello'").count() == 3).then_some(())
+        (output
+            .stdout
+            .matches(r#"Received request: "Hello""#)
+            .count()
+            == 3)
+            .then_some(())
     });
 }

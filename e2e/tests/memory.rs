@@ -36,14 +36,17 @@ const EVERY: u64 = 10_000;
 /// header and the shortest update, "00000 0 10".
 const SMALLEST_UPDATE: u64 = 12;
 
-/// Updates libzmq itself may hold for one subscriber besides the kernel:
-/// the PUB side's pipe to it (SNDHWM) and the SUB side's pipe from it
-/// (RCVHWM), 1000 each by default, and a batch of 8 KiB being encoded or
-/// decoded at each end (counted as updates of the smallest size).
-const LIBZMQ_HOLDS: u64 = 2 * 1000 + 2 * 8192 / SMALLEST_UPDATE;
+/// Updates the two ZeroMQs may hold for one subscriber besides the kernel:
+/// at the server, libzmq's pipe to it (SNDHWM, 1000 by default) and a batch
+/// of 8 KiB being encoded; at the subscriber, zmq.rs's read buffer, at most
+/// 64 KiB (it queues nothing beyond what it has read). Counted as updates
+/// of the smallest size.
+const ZEROMQ_HOLDS: u64 = 1000 + (8192 + 65536) / SMALLEST_UPDATE;
 
-/// How long the subscribers have to catch up after SIGCONT: they read a
-/// backlog of up to a million updates first, on a busy 2-core machine.
+/// How long the subscribers have to catch up after SIGCONT: each reads a
+/// backlog of up to a million updates first, five at once on a busy 2-core
+/// machine. (zmq.rs sets a 4 MiB SO_RCVBUF, which the kernel doubles, so
+/// its subscribers' backlogs are larger than libzmq's.)
 const CATCH_UP: Duration = Duration::from_secs(60);
 
 #[test]
@@ -60,7 +63,10 @@ fn stopped_subscribers_do_not_grow_the_servers_memory() {
     // in 100000 is queued for a subscriber, so its queue fills a hundred
     // thousand times slower.
     let subscribers: Vec<Process> = (0..SUBSCRIBERS)
-        .map(|_| Process::python("subscriber.py", &[&endpoint, "", &EVERY.to_string()]))
+        .map(|_| {
+            let every = EVERY.to_string();
+            Process::peer(&["subscriber", "--connect", &endpoint, "--every", &every])
+        })
         .collect();
     for subscriber in &subscribers {
         wait_for_count(subscriber, EVERY, DEADLINE);
@@ -81,11 +87,15 @@ fn stopped_subscribers_do_not_grow_the_servers_memory() {
     // a sample may be a little over a VmHWM read after it: take the larger.)
     let hwm = memory_kb(server.id(), "VmHWM");
     let peak = hwm.max(largest_rss);
-    let queued = kernel_queued_bytes(port);
+    let queued: Vec<u64> = subscribers
+        .iter()
+        .map(|subscriber| kernel_queued_bytes(port, subscriber.id()))
+        .collect();
+    let all_queued: u64 = queued.iter().sum();
     println!(
         "wuserver peak resident (VmHWM): {served} kB while serving, {hwm} kB after \
          {STOPPED_FOR:?} with {SUBSCRIBERS} subscribers stopped (largest VmRSS sampled: \
-         {largest_rss} kB); in the kernel's TCP buffers, not resident: {queued} bytes"
+         {largest_rss} kB); in the kernel's TCP buffers, not resident: {all_queued} bytes"
     );
     for subscriber in &subscribers {
         assert_eq!(state(subscriber.id()), 'T', "a subscriber was not stopped");
@@ -101,11 +111,11 @@ fn stopped_subscribers_do_not_grow_the_servers_memory() {
     for subscriber in &subscribers {
         subscriber.signal("CONT");
     }
-    // What a subscriber reads first was queued while it was stopped. Once it
-    // has read more than that could be, it is being served again. All
-    // subscribers' kernel buffers together bound each one's.
-    let backlog = queued / SMALLEST_UPDATE + LIBZMQ_HOLDS + EVERY;
-    for (subscriber, stopped_at) in subscribers.iter().zip(stopped_at) {
+    // What a subscriber reads first was queued while it was stopped: in the
+    // kernel, on its connection, and in the two ZeroMQs. Once it has read
+    // more than that could be, it is being served again.
+    for ((subscriber, stopped_at), queued) in subscribers.iter().zip(stopped_at).zip(queued) {
+        let backlog = queued / SMALLEST_UPDATE + ZEROMQ_HOLDS + EVERY;
         wait_for_count(subscriber, stopped_at + backlog + 1, CATCH_UP);
     }
 }
@@ -155,24 +165,48 @@ fn state(pid: u32) -> char {
         .unwrap_or_else(|| panic!("no state in {stat:?}"))
 }
 
-/// The bytes waiting in the kernel's buffers on every TCP connection from
-/// or to `port`: sent but not yet acknowledged at one end, received but not
-/// yet read at the other. A stranger's connection to a far port of the same
-/// number would only add to it.
-fn kernel_queued_bytes(port: u16) -> u64 {
+/// The bytes waiting in the kernel's buffers on the TCP connection between
+/// the server's `port` and the process `pid`: sent but not yet acknowledged
+/// at one end, received but not yet read at the other.
+fn kernel_queued_bytes(port: u16, pid: u32) -> u64 {
     let table = fs::read_to_string("/proc/net/tcp").expect("read /proc/net/tcp");
-    let port = format!(":{port:04X}");
     let hex = |number: &str| u64::from_str_radix(number, 16).expect("a hex number");
+    let port_of = |address: &str| address.rsplit(':').next().map(hex);
     // Columns: number, local address, remote address, state,
-    // tx_queue:rx_queue, ...
-    table
+    // tx_queue:rx_queue, ..., and the socket's inode tenth.
+    let rows: Vec<Vec<&str>> = table
         .lines()
         .skip(1)
-        .map(|line| line.split_whitespace().collect::<Vec<_>>())
-        .filter(|row| row[1].ends_with(&port) || row[2].ends_with(&port))
-        .map(|row| {
-            let (sent, received) = row[4].split_once(':').expect("tx:rx");
-            hex(sent) + hex(received)
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    let queued = |row: &Vec<&str>| {
+        let (sent, received) = row[4].split_once(':').expect("tx:rx");
+        hex(sent) + hex(received)
+    };
+    // The process's end: a socket of its own, connected to the port.
+    let sockets = process_sockets(pid);
+    let Some(own) = rows.iter().find(|row| {
+        sockets.iter().any(|inode| inode == row[9]) && port_of(row[2]) == Some(u64::from(port))
+    }) else {
+        panic!("process {pid} has no connection to port {port}:\n{table}");
+    };
+    // The server's end: from the port, to the process's port.
+    let server = rows
+        .iter()
+        .find(|row| port_of(row[1]) == Some(u64::from(port)) && row[2] == own[1]);
+    queued(own) + server.map_or(0, queued)
+}
+
+/// The inodes of a process's sockets, from the links in /proc/<pid>/fd.
+fn process_sockets(pid: u32) -> Vec<String> {
+    let fds = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("read the descriptors of process {pid}: {e}"));
+    fds.flatten()
+        .filter_map(|fd| fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            let inode = link.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_string())
         })
-        .sum()
+        .collect()
 }

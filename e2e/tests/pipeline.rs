@@ -1,6 +1,6 @@
 //! The parallel pipeline end to end: `taskvent`, `taskwork` and `tasksink`
-//! as real processes, with each other and with the guide's Python versions
-//! (`e2e/peers/task*.py`).
+//! as real processes, with each other and with the guide's programs on zmq.rs
+//! (`zmqrs-peer taskvent`, `taskwork` and `tasksink`).
 
 use std::time::Duration;
 
@@ -51,7 +51,7 @@ fn ventilator(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process,
 /// Starts the foreign ventilator: it waits for one worker, then sends `0`
 /// to the sink (if any) and the `tasks` as they are written.
 fn foreign_ventilator(sink: Option<&str>, extra: &[&str], tasks: &[&str]) -> (Process, String) {
-    let mut args = vec!["--bind", ANY_PORT];
+    let mut args = vec!["taskvent", "--bind", ANY_PORT];
     if let Some(sink) = sink {
         args.extend(["--sink", sink]);
     }
@@ -60,9 +60,20 @@ fn foreign_ventilator(sink: Option<&str>, extra: &[&str], tasks: &[&str]) -> (Pr
     }
     args.push("--");
     args.extend(tasks);
-    let ventilator = Process::python("taskvent.py", &args);
+    let ventilator = Process::peer(&args);
     let endpoint = ventilator.endpoint();
     (ventilator, endpoint)
+}
+
+/// Starts the foreign sink, for a batch of `tasks`.
+fn foreign_sink(tasks: usize) -> Process {
+    let tasks = tasks.to_string();
+    Process::peer(&["tasksink", "--bind", ANY_PORT, "--tasks", &tasks])
+}
+
+/// Starts the foreign worker, which returns empty results.
+fn foreign_worker(ventilator: &str, sink: &str) -> Process {
+    Process::peer(&["taskwork", "--connect", ventilator, "--sink", sink])
 }
 
 /// The cost a ventilator printed.
@@ -310,70 +321,163 @@ fn an_endpoint_that_cannot_be_used_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn a_worker_skips_malformed_tasks_and_goes_on() {
-    let (mut sink, sink_endpoint) = {
-        let sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "2"]);
-        let endpoint = sink.endpoint();
-        (sink, endpoint)
-    };
-    // 3, in 200 bytes: a task is a short number.
-    let oversized = format!("{}3", "0".repeat(199));
-    let malformed = [
-        &oversized,
-        "seven",      // not a number
-        "hex:fffe",   // not UTF-8
-        "5|5",        // two frames
-        "99999999",   // more than a minute of work
-        "",           // empty
-        "-3",         // negative
-        "hex:2b330a", // "+3\n"
+fn a_worker_sends_a_result_for_every_task_even_a_malformed_one() {
+    // Each task, the work the worker does for it (as the guide's C worker
+    // reads it, with atoi: 0 where that finds no number; and none for a
+    // workload that is negative or over a minute), and whether it warns.
+    let long = format!("{}3", "0".repeat(199));
+    let tasks = [
+        (long.as_str(), 3, false), // 3, in 200 bytes
+        ("seven", 0, true),        // not a number
+        ("hex:fffe", 0, true),     // not UTF-8, and no number
+        ("5|5", 5, true),          // two frames: the first is read
+        ("99999999", 0, true),     // more than a minute of work
+        ("", 0, true),             // empty
+        ("-3", 0, true),           // negative
+        ("hex:2b330a", 3, true),   // "+3\n": atoi reads 3
+        ("hex:3400", 4, false),    // "4" and a NUL: a C string
+        ("3", 3, false),
     ];
-    let mut tasks = malformed.to_vec();
-    tasks.extend(["3", "4"]);
-    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &tasks);
+    let mut sink = foreign_sink(tasks.len());
+    let sink_endpoint = sink.endpoint();
+    let written: Vec<&str> = tasks.iter().map(|(task, _, _)| *task).collect();
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &written);
     let worker = Process::start(
         "taskwork",
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
-    wait_for_progress(&worker, "3.4.");
+    // The sink gets a result for each task, or it would not finish.
     sink.wait_success(DEADLINE);
+    let progress: String = tasks
+        .iter()
+        .map(|(_, work, _)| format!("{work}."))
+        .collect();
+    wait_for_progress(&worker, &progress);
     let output = worker.output();
-    let warnings = output
+    let warnings: Vec<&str> = output
         .stderr
         .lines()
-        .filter(|line| line.contains("warning"));
-    assert_eq!(warnings.count(), malformed.len(), "{output}");
+        .filter(|line| line.starts_with("warning: "))
+        .collect();
+    let odd = tasks.iter().filter(|(_, _, warned)| *warned).count();
+    assert_eq!(warnings.len(), odd, "{output}");
+    assert_eq!(output.stderr.lines().count(), odd, "{output}");
 }
 
 #[test]
-fn a_sink_skips_malformed_messages_and_goes_on() {
-    let (mut sink, sink_endpoint) = sink(3);
-    // Sent to the sink right after the batch start, before any result.
-    let malformed = ["done", "hex:ff", "|", "0"];
-    let (_ventilator, endpoint) =
-        foreign_ventilator(Some(&sink_endpoint), &malformed, &["1", "2", "3"]);
-    let _worker = Process::python(
-        "taskwork.py",
+fn our_worker_takes_the_guides_cpp_tasks() {
+    // The guide's C++ taskvent sends each workload as a 10-byte buffer, a C
+    // string padded with NULs: "5\0\0\0\0\0\0\0\0\0".
+    let mut sink = foreign_sink(3);
+    let sink_endpoint = sink.endpoint();
+    let ventilator = Process::peer(&[
+        "taskvent",
+        "--bind",
+        ANY_PORT,
+        "--sink",
+        &sink_endpoint,
+        "--cpp",
+        "--",
+        "5",
+        "10",
+        "15",
+    ]);
+    let endpoint = ventilator.endpoint();
+    let worker = Process::start(
+        "taskwork",
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
     let output = sink.wait_success(DEADLINE);
-    assert_sink_output(&output, 3);
-    let warnings = output
-        .stderr
-        .lines()
-        .filter(|line| line.contains("warning"));
-    assert_eq!(warnings.count(), malformed.len(), "{output}");
+    assert!(
+        output.stdout.starts_with(":..Total elapsed time: "),
+        "{output}"
+    );
+    wait_for_progress(&worker, "5.10.15.");
+    assert_eq!(worker.output().stderr, "", "{}", worker.output());
 }
 
 #[test]
-fn our_ventilator_and_sink_work_with_the_guides_worker() {
+fn a_sink_counts_whatever_a_worker_sends() {
+    // Sent to the sink right after the batch start, before any result: the
+    // guide's sink counts any message as a result, and so does ours, with a
+    // warning for the odd ones.
+    let results = [
+        ("done", false),
+        ("hex:ff", false),
+        ("", false),
+        ("|", true), // two empty frames, counted once
+        ("0", true), // another batch start, in the middle of the batch
+    ];
+    let extra: Vec<&str> = results.iter().map(|(result, _)| *result).collect();
+    let tasks = ["1", "2", "3"];
+    let (mut sink, sink_endpoint) = sink(results.len() + tasks.len());
+    let (_ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &extra, &tasks);
+    let _worker = foreign_worker(&endpoint, &sink_endpoint);
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, results.len() + tasks.len());
+    let warnings = output
+        .stderr
+        .lines()
+        .filter(|line| line.starts_with("warning: "));
+    let odd = results.iter().filter(|(_, odd)| *odd).count();
+    assert_eq!(warnings.count(), odd, "{output}");
+}
+
+#[test]
+fn our_sink_counts_a_workers_text_results() {
+    // Not every language's worker sends an empty result, as the guide's C
+    // one does: these two send "done" and a kilobyte of text.
+    const TASKS: usize = 10;
+    let (mut sink, sink_endpoint) = sink(TASKS);
+    let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "4", 2);
+    let kilobyte = "x".repeat(1024);
+    let _workers = ["done", &kilobyte].map(|result| {
+        Process::peer(&[
+            "taskwork",
+            "--connect",
+            &endpoint,
+            "--sink",
+            &sink_endpoint,
+            "--result",
+            result,
+        ])
+    });
+    ventilator.wait_success(DEADLINE);
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, TASKS);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
+}
+
+#[test]
+fn our_sink_takes_the_guides_cpp_batch_start() {
+    // The guide's C++ taskvent sends the batch start as a 2-byte buffer:
+    // "0", then whatever was in memory.
+    let (mut sink, sink_endpoint) = sink(3);
+    let ventilator = Process::peer(&[
+        "taskvent",
+        "--bind",
+        ANY_PORT,
+        "--sink",
+        &sink_endpoint,
+        "--cpp",
+        "--",
+        "5",
+        "10",
+        "15",
+    ]);
+    let endpoint = ventilator.endpoint();
+    let _worker = foreign_worker(&endpoint, &sink_endpoint);
+    let output = sink.wait_success(DEADLINE);
+    assert_sink_output(&output, 3);
+    assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
+}
+
+#[test]
+fn our_ventilator_and_sink_work_with_a_foreign_worker() {
     const TASKS: usize = 10;
     let (mut sink, sink_endpoint) = sink(TASKS);
     let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "99", 1);
-    let worker = Process::python(
-        "taskwork.py",
-        &["--connect", &endpoint, "--sink", &sink_endpoint],
-    );
+    let worker = foreign_worker(&endpoint, &sink_endpoint);
     let cost = expected_cost(&ventilator.wait_success(DEADLINE));
     assert_sink_output(&sink.wait_success(DEADLINE), TASKS);
     let done = workloads(&worker.output().stdout);
@@ -382,17 +486,18 @@ fn our_ventilator_and_sink_work_with_the_guides_worker() {
 }
 
 #[test]
-fn our_worker_works_with_the_guides_ventilator_and_sink() {
-    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "3"]);
+fn our_worker_works_with_a_foreign_ventilator_and_sink() {
+    let mut sink = foreign_sink(3);
     let sink_endpoint = sink.endpoint();
-    let (mut ventilator, endpoint) =
-        foreign_ventilator(Some(&sink_endpoint), &[], &["5", "10", "15"]);
+    let (ventilator, endpoint) = foreign_ventilator(Some(&sink_endpoint), &[], &["5", "10", "15"]);
     let worker = Process::start(
         "taskwork",
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
-    let vent_output = ventilator.wait_success(DEADLINE);
-    assert_eq!(expected_cost(&vent_output), 30);
+    // zmq.rs has no linger: the foreign ventilator stays, so that its tasks
+    // are delivered, and the test waits for its last line instead.
+    ventilator.wait_for(Stream::Stdout, "Total expected cost");
+    assert_eq!(expected_cost(&ventilator.output()), 30);
     let output = sink.wait_success(DEADLINE);
     assert!(
         output.stdout.starts_with(":..Total elapsed time: "),
@@ -402,9 +507,9 @@ fn our_worker_works_with_the_guides_ventilator_and_sink() {
 }
 
 #[test]
-fn the_guides_sink_works_with_our_ventilator_and_worker() {
+fn a_foreign_sink_works_with_our_ventilator_and_worker() {
     const TASKS: usize = 10;
-    let mut sink = Process::python("tasksink.py", &["--bind", ANY_PORT, "--tasks", "10"]);
+    let mut sink = foreign_sink(10);
     let sink_endpoint = sink.endpoint();
     let (mut ventilator, endpoint) = ventilator(&sink_endpoint, TASKS, "5", 1);
     let worker = Process::start(

@@ -1,8 +1,9 @@
 //! The parallel pipeline when things go wrong: a worker dies mid-batch (the
 //! sink's `--timeout-ms`), the sink restarts under a worker, the programs
-//! start back to front, and every program stops at once on SIGINT and
-//! SIGTERM, idle, busy, or with its peers gone. `pipeline.rs` has the happy
-//! paths.
+//! start back to front, the sink starts long after the ventilator sent the
+//! batch (or never: the ventilator's `--timeout-ms`), and every program
+//! stops at once on SIGINT and SIGTERM, idle, busy, or with its peers gone.
+//! `pipeline.rs` has the happy paths.
 
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -132,11 +133,11 @@ fn assert_timed_out(sink: &mut Process, tasks: usize, timeout_ms: u64) -> usize 
     let status = sink.wait_exit(DEADLINE);
     let output = sink.output();
     assert_eq!(status.code(), Some(1), "{output}");
-    let suffix = format!(" of {tasks} results arrived; none for {timeout_ms} ms\"");
+    let suffix = format!(" of {tasks} results arrived; none for {timeout_ms} ms");
     let count = output
         .stderr
         .lines()
-        .find_map(|line| line.strip_prefix("Error: \"")?.strip_suffix(&suffix))
+        .find_map(|line| line.strip_prefix("error: ")?.strip_suffix(&suffix))
         .and_then(|count| count.parse().ok())
         .unwrap_or_else(|| panic!("no timeout report\n{output}"));
     let expected_stdout = match count {
@@ -244,11 +245,100 @@ fn a_batch_completes_when_the_programs_start_back_to_front() {
         worker(endpoint, sink_endpoint),
         worker(endpoint, sink_endpoint),
     ];
-    let mut ventilator = ventilator(endpoint, sink_endpoint, TASKS, "3", 2);
+    let ventilator = ventilator(endpoint, sink_endpoint, TASKS, "3", 2);
     ventilator.wait_for(Stream::Stdout, "Total expected cost");
     let (mut sink, _) = sink(sink_endpoint, TASKS, &[]);
     assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
+    // Not `ventilator.wait_success`: when all the results beat the `0`, the
+    // sink is done and gone before the ventilator has connected, and the
+    // ventilator rightly goes on waiting to deliver its `0` to a sink.
+    drop(ventilator);
+}
+
+#[test]
+fn a_ventilator_waits_for_a_sink_that_starts_late() {
+    // The guide's sink, on zmq.rs: it takes the first message for the batch
+    // start and then counts the results, so it completes only if it gets
+    // the ventilator's `0`. (Ours counts results that come first, and may be
+    // done before the `0` comes: see the test above.)
+    const TASKS: usize = 10;
+    let sink_ipc = IpcEndpoint::new("late-sink");
+    let sink_endpoint = sink_ipc.as_str();
+    let mut ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
+    let _worker = worker(&ventilator.endpoint(), sink_endpoint);
+    let waiting = format!("waiting for the sink at {sink_endpoint}");
+    ventilator.wait_for(Stream::Stderr, &waiting);
+    // Not a wait for readiness: the sink comes later than the 5 s after
+    // which the ventilator used to give up, exit 0 and lose the batch start,
+    // so that the sink then waited for ever for its last result.
+    thread::sleep(Duration::from_secs(6));
+    let output = ventilator.output();
+    assert_eq!(output.status(), None, "{output}");
+    let tasks = TASKS.to_string();
+    let mut sink = Process::peer(&["tasksink", "--bind", sink_endpoint, "--tasks", &tasks]);
+    assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
     ventilator.wait_success(DEADLINE);
+}
+
+#[test]
+fn a_ventilator_stopped_before_its_sink_came_says_the_batch_is_lost() {
+    for signal in ["INT", "TERM"] {
+        let sink_ipc = IpcEndpoint::new("no-sink");
+        let sink_endpoint = sink_ipc.as_str();
+        let mut ventilator = ventilator(ANY_PORT, sink_endpoint, 3, "1", 1);
+        let endpoint = ventilator.endpoint();
+        let _worker = worker(&endpoint, sink_endpoint);
+        ventilator.wait_for(Stream::Stderr, "waiting for the sink at");
+        ventilator.signal(signal);
+        let status = ventilator.wait_exit(STOP);
+        let output = ventilator.output();
+        assert_eq!(status.code(), Some(1), "SIG{signal}\n{output}");
+        let expected = format!("error: stopped before the sink at {sink_endpoint} connected");
+        assert!(
+            last_line(&output).starts_with(&expected),
+            "SIG{signal}\n{output}"
+        );
+    }
+}
+
+#[test]
+fn a_ventilator_with_a_timeout_gives_up_on_a_missing_sink_or_worker() {
+    let sink_ipc = IpcEndpoint::new("never-sink");
+    let sink_endpoint = sink_ipc.as_str();
+    // `--workers 0`: the batch goes at once, with no one to take it.
+    let args = |sink: &str| {
+        let args = ["--bind", ANY_PORT, "--sink", sink, "--workers", "0"];
+        let mut args: Vec<String> = args.map(String::from).to_vec();
+        args.extend(["--tasks", "3", "--timeout-ms", "300"].map(String::from));
+        args
+    };
+    let start = |args: &[String]| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Process::start("taskvent", &args)
+    };
+
+    let mut ventilator = start(&args(sink_endpoint));
+    let status = ventilator.wait_exit(DEADLINE);
+    let output = ventilator.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    let expected = format!("error: the sink at {sink_endpoint} did not connect within 300 ms");
+    assert!(last_line(&output).starts_with(&expected), "{output}");
+
+    let (_sink, sink_endpoint) = sink(ANY_PORT, 3, &[]);
+    let mut ventilator = start(&args(&sink_endpoint));
+    let endpoint = ventilator.endpoint();
+    let status = ventilator.wait_exit(DEADLINE);
+    let output = ventilator.output();
+    assert_eq!(status.code(), Some(1), "{output}");
+    let expected = format!(
+        "error: no worker connected to {endpoint} within 300 ms: 3 tasks were not delivered"
+    );
+    assert_eq!(last_line(&output), expected, "{output}");
+}
+
+/// The last line a process printed on stderr.
+fn last_line(output: &Output) -> &str {
+    output.stderr.lines().last().unwrap_or_default()
 }
 
 /// What a case keeps alive until its process has stopped: peer processes

@@ -2,9 +2,10 @@
 //! parameters: each shows its demo's output, succeeds, and leaves no process
 //! behind, also when stopped with Ctrl-C.
 
+use std::process::Command;
 use std::time::Duration;
 
-use e2e::{DEADLINE, Output, Process, Stream};
+use e2e::{DEADLINE, Output, Process, Stream, workspace_root};
 
 /// A script's run, generous for a busy machine; the scripts themselves
 /// finish in a few seconds.
@@ -142,4 +143,38 @@ fn sigterm_stops_a_pipeline_in_the_middle_of_a_batch() {
     let status = process.wait_exit(DEADLINE);
     assert_eq!(status.code(), Some(143), "{}", process.output());
     assert_eq!(process.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_log_that_is_not_there_yet_does_not_fail_the_script() {
+    // `start` runs a program in the background with its stderr redirected
+    // to a log, and `endpoints` reads the `listening on` line from that log.
+    // The redirect happens in the background shell, which may not have got
+    // that far yet: the log may not exist when `endpoints` first reads it.
+    // (About once in 100 runs of hello.sh, the script died there, with
+    // sed's exit status 2.) Here the window is wide open: `late` is a
+    // process whose log appears only after a while, and `quick`, started
+    // with `start`, must have its log at once.
+    let test = r#"
+        . "$(dirname "$0")/common.sh"
+        (sleep 0.3; echo "listening on tcp://127.0.0.1:1" >"$work/late.err"; exec sleep 60) &
+        late=$!
+        pids="$pids $late"
+        endpoints late "$late" 1
+        echo "late listening on $listening"
+        bin=$(dirname "$(command -v sleep)")
+        start quick sleep 60
+        [ -e "$work/quick.err" ] || fail "no log for quick"
+        echo "quick has its log"
+    "#;
+    // $0, by which common.sh finds the workspace, is a script in scripts/.
+    let mut command = Command::new("bash");
+    let as_if = workspace_root().join("scripts").join("late-log-test");
+    command.arg("-c").arg(test).arg(as_if);
+    let mut process = Process::spawn("late-log-test", command);
+    let output = process.wait_success(DEADLINE);
+    assert_eq!(
+        output.stdout, "late listening on tcp://127.0.0.1:1\nquick has its log\n",
+        "{output}"
+    );
 }

@@ -1,5 +1,5 @@
 //! Wayne's World end to end: the `waynes-world` server and its two cameras
-//! as real processes, and with the pyzmq versions of each.
+//! as real processes, and with versions of each on zmq.rs (`zmqrs-peer`).
 
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
@@ -274,7 +274,13 @@ fn the_originals_wildcard_ipc_endpoint_binds_a_made_up_path() {
 
 #[test]
 fn a_camera_warns_about_malformed_messages_and_goes_on() {
-    let publisher = Process::python("waynes_world.py", &["garbage", "tcp://127.0.0.1:*", "20"]);
+    let publisher = Process::peer(&[
+        "garbage",
+        "--bind",
+        "tcp://127.0.0.1:*",
+        "--interval-ms",
+        "20",
+    ]);
     let camera1 = start_camera(1, &publisher.endpoint());
     // Each burst is a good message, then one that is not UTF-8, a multipart
     // one, an empty one, and one over the camera's size limit.
@@ -297,23 +303,28 @@ fn a_camera_warns_about_malformed_messages_and_goes_on() {
 }
 
 #[test]
-fn a_pyzmq_camera_sees_our_server() {
-    let dir = TempDir::new("pycamera");
+fn foreign_cameras_see_our_server() {
+    let dir = TempDir::new("foreign-cameras");
     let (_server, tcp, ipc) = start_server("tcp://127.0.0.1:*", &dir.ipc("s.ipc"), INTERVAL_MS);
-    let camera1 = Process::python("waynes_world.py", &["camera", "1", &tcp]);
-    let camera2 = Process::python("waynes_world.py", &["camera", "2", &ipc]);
+    let camera1 = Process::peer(&["camera", "1", "--connect", &tcp]);
+    let camera2 = Process::peer(&["camera", "2", "--connect", &ipc]);
     wait_for_pictures(&camera1, 1, 0, 3);
     wait_for_pictures(&camera2, 2, 0, 3);
 }
 
 #[test]
-fn our_cameras_see_a_pyzmq_server() {
-    let dir = TempDir::new("pyserver");
+fn our_cameras_see_a_foreign_server() {
+    let dir = TempDir::new("foreign-server");
     let ipc = dir.ipc("s.ipc");
-    let server = Process::python(
-        "waynes_world.py",
-        &["server", "tcp://127.0.0.1:*", &ipc, INTERVAL_MS],
-    );
+    let server = Process::peer(&[
+        "waynes-world",
+        "--tcp",
+        "tcp://127.0.0.1:*",
+        "--ipc",
+        &ipc,
+        "--interval-ms",
+        INTERVAL_MS,
+    ]);
     let endpoints = server.endpoints(2);
     let camera1 = start_camera(1, &endpoints[0]);
     let camera2 = start_camera(2, &endpoints[1]);

@@ -1,5 +1,5 @@
 //! Weather updates end to end: `wuserver` and `wuclient` as real processes,
-//! with each other and with the pyzmq versions of the guide's programs.
+//! with each other and with the guide's programs on zmq.rs (`zmqrs-peer`).
 //!
 //! PUB/SUB loses whatever is published before a subscriber has joined (the
 //! guide's "slow joiner"), so the tests count updates and never expect a
@@ -166,7 +166,7 @@ fn bind_is_repeatable_and_every_endpoint_publishes() {
 fn malformed_updates_are_warned_about_and_skipped() {
     // The foreign server's cycle: five malformed messages, then "10001 42
     // 50". The empty filter lets all of them through, the empty one too.
-    let server = Process::python("wuserver.py", &["tcp://127.0.0.1:*", "--malformed"]);
+    let server = Process::peer(&["wuserver", "--bind", "tcp://127.0.0.1:*", "--malformed"]);
     let endpoint = server.endpoint();
     let mut client = Process::start("wuclient", &["--connect", &endpoint, "--updates", "20", ""]);
     let output = client.wait_success(DEADLINE);
@@ -191,11 +191,11 @@ fn malformed_updates_are_warned_about_and_skipped() {
 }
 
 #[test]
-fn our_client_averages_the_guides_python_server() {
-    let server = Process::python("wuserver.py", &["tcp://127.0.0.1:*"]);
+fn our_client_averages_a_foreign_server() {
+    let server = Process::peer(&["wuserver", "--bind", "tcp://127.0.0.1:*"]);
     let endpoint = server.endpoint();
-    // Python publishes far slower than we do: a short filter, one zip code
-    // in a thousand, keeps the test quick.
+    // A debug build of zmq.rs publishes slower than we do: a short filter,
+    // one zip code in a thousand, keeps the test quick.
     let mut client = Process::start(
         "wuclient",
         &["--connect", &endpoint, "--updates", "5", "100"],
@@ -206,10 +206,34 @@ fn our_client_averages_the_guides_python_server() {
 }
 
 #[test]
-fn the_guides_python_client_averages_our_server() {
+fn our_client_reads_the_guides_cpp_updates() {
+    // The guide's C++ wuserver sends each update as a 20-byte buffer: a C
+    // string, its NUL, then whatever was in memory. Its C client reads
+    // them with sscanf, which stops at the NUL; so must ours.
+    let server = Process::peer(&["wuserver", "--bind", "tcp://127.0.0.1:*", "--cpp"]);
+    let endpoint = server.endpoint();
+    let mut client = Process::start(
+        "wuclient",
+        &["--connect", &endpoint, "--updates", "5", "100"],
+    );
+    let output = client.wait_success(DEADLINE);
+    average(&output, "100");
+    assert_eq!(output.stderr, "", "{output}");
+}
+
+#[test]
+fn a_foreign_client_averages_our_server() {
     let server = Process::start("wuserver", &["--bind", "tcp://127.0.0.1:*"]);
     let endpoint = server.endpoint();
-    let mut client = Process::python("wuclient.py", &[&endpoint, "10001 ", "5"]);
+    let mut client = Process::peer(&[
+        "wuclient",
+        "--connect",
+        &endpoint,
+        "--filter",
+        "10001 ",
+        "--updates",
+        "5",
+    ]);
     let output = client.wait_success(DEADLINE);
     average(&output, "10001 ");
 }

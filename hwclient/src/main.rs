@@ -23,6 +23,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use calloop::ping::make_ping;
@@ -212,7 +213,19 @@ fn on_timeout(_: Instant, _: &mut (), client: &mut Client) -> TimeoutAction {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     // Ctrl-C and SIGTERM come in on another thread, as a ping the loop

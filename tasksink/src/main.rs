@@ -7,6 +7,13 @@
 //! long it took and exits. With more workers the batch takes less time: that
 //! is the point of the pipeline.
 //!
+//! Like the guide's sink, this one counts any message as a result, empty or
+//! not (the guide's C worker sends an empty one, some of its other
+//! languages' send text), with a warning for an odd one (several frames, or
+//! a second batch start): one odd result never stalls the batch. The batch
+//! start is "0", read as C reads text, up to a NUL; also the 2-byte buffer
+//! the guide's C++ ventilator sends, "0" and a leftover byte.
+//!
 //! The `0` comes on the ventilator's own connection, so nothing orders it
 //! before the workers' results: when the sink starts last, all of them
 //! connect at about the same time and a result can come first. Like the
@@ -31,6 +38,7 @@
 
 use std::error::Error;
 use std::io::{self, Write};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use calloop::ping::make_ping;
@@ -57,9 +65,11 @@ struct Args {
     timeout_ms: Option<u64>,
 }
 
-/// Results are empty and the batch start is one byte. libzmq drops a peer
-/// that sends more than this.
-const MAX_MESSAGE_BYTES: i64 = 64;
+/// Results are short, empty in the guide's C, and the batch start is a byte
+/// or two. libzmq drops a peer that sends more than this, connection and
+/// all, so the cap is one that no sane worker meets, 1 MiB: a worker that
+/// sends more loses that result, and its connection (it reconnects).
+const MAX_MESSAGE_BYTES: i64 = 1 << 20;
 
 /// What the loop's callback keeps.
 struct Sink {
@@ -81,15 +91,19 @@ struct Sink {
     signal: LoopSignal,
 }
 
-/// The two messages a sink hears.
-enum Message {
-    /// `0` from the ventilator.
-    BatchStart,
-    /// An empty message from a worker.
-    Result,
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     let mut event_loop: EventLoop<Sink> = EventLoop::try_new()?;
@@ -155,21 +169,20 @@ fn receive(sink: &mut Sink, message: &Multipart, handle: &LoopHandle<'_, Sink>) 
     if sink.elapsed.is_some() {
         return; // The batch is complete; the loop is about to stop.
     }
-    match classify(message) {
-        None => {
-            eprintln!("warning: skipping a malformed message: {message:?}");
-            return;
+    if !sink.heard_start && is_batch_start(message) {
+        sink.heard_start = true;
+    } else {
+        if message.frame_count() > 1 {
+            let frames = message.frame_count();
+            eprintln!("warning: a result of {frames} frames, counted once: {message:?}");
+        } else if is_batch_start(message) {
+            eprintln!(
+                "warning: a second batch start in the middle of the batch, counted as a result"
+            );
         }
-        Some(Message::BatchStart) if sink.heard_start => {
-            eprintln!("warning: skipping a second batch start in the middle of the batch");
-            return;
-        }
-        Some(Message::BatchStart) => sink.heard_start = true,
-        Some(Message::Result) => {
-            print!("{}", if sink.results % 10 == 0 { ':' } else { '.' });
-            let _ = io::stdout().flush();
-            sink.results += 1;
-        }
+        print!("{}", if sink.results % 10 == 0 { ':' } else { '.' });
+        let _ = io::stdout().flush();
+        sink.results += 1;
     }
     let now = Instant::now();
     sink.last_heard = now;
@@ -209,10 +222,31 @@ fn watch_for_stall(handle: &LoopHandle<'_, Sink>, timeout: Duration) {
     }
 }
 
-fn classify(message: &Multipart) -> Option<Message> {
-    match message.single()? {
-        b"0" => Some(Message::BatchStart),
-        b"" => Some(Message::Result),
-        _ => None,
+/// Whether a message is the ventilator's "0": as a C string (up to a NUL),
+/// or as the guide's C++ ventilator sends it, 2 bytes of which only the
+/// first is set.
+fn is_batch_start(message: &Multipart) -> bool {
+    match message.single() {
+        Some([b'0', _]) => true,
+        Some(frame) => frame.split(|&byte| byte == 0).next() == Some(b"0"),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_batch_start_is_0_as_c_reads_it() {
+        // The C++ start's second byte is anything at all, so any 2-byte
+        // message that starts with "0" is one.
+        for start in [&b"0"[..], b"0\0", b"0\xaa", b"01", b"0\0\0\0"] {
+            assert!(is_batch_start(&Multipart::from(start)), "{start:?}");
+        }
+        for other in [&b""[..], b"000", b"10", b"done", b"\x000", b"0 \0"] {
+            assert!(!is_batch_start(&Multipart::from(other)), "{other:?}");
+        }
+        assert!(!is_batch_start(&Multipart::new("0").with("0")));
     }
 }

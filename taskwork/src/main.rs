@@ -7,6 +7,13 @@
 //! milliseconds: the worker prints it, "works" that long, and tells the sink
 //! it is done with an empty message. Start as many workers as you like.
 //!
+//! A task is read as the guide's C worker reads it, with `atoi`: the text up
+//! to the first NUL (the guide's C++ ventilator sends NUL-padded buffers),
+//! and the number at its start. Whatever task it takes, the worker sends a
+//! result, so one odd task never leaves the sink waiting: a task that is not
+//! plainly a number gets a warning, and one with no number in it, or a
+//! negative workload, or more than a minute of it, gets no work at all.
+//!
 //! The guide's worker sleeps. This one sets a calloop timer, so Ctrl-C stops
 //! it at once even in the middle of a task. Tasks that arrive while one is
 //! in progress wait their turn in a local queue. The next task's deadline is
@@ -25,6 +32,7 @@
 use std::collections::VecDeque;
 use std::error::Error;
 use std::io::{self, Write};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use calloop::ping::make_ping;
@@ -45,18 +53,15 @@ struct Args {
     sink: String,
 }
 
-/// The longest workload accepted, in milliseconds. The guide's are at most
+/// The longest workload worked on, in milliseconds. The guide's are at most
 /// 100; one of more than a minute is taken for a mistake, not a task.
 const MAX_WORKLOAD_MS: u64 = 60_000;
 
-/// A task is a short number: a longer message is skipped, with a warning.
-const MAX_TASK_BYTES: usize = 64;
-
 /// libzmq's own limit (ZMQ_MAXMSGSIZE), so that a rogue ventilator cannot
-/// make the worker buffer gigabytes. It is far above `MAX_TASK_BYTES`
-/// because libzmq does not skip a message over it: it drops the connection
-/// as broken, and a connecting socket does not reconnect after that. The
-/// worker would never hear of another task.
+/// make the worker buffer gigabytes. It is generous because libzmq does not
+/// skip a message over it: it drops the connection as broken, and a
+/// connecting socket does not reconnect after that. The worker would never
+/// hear of another task.
 const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
 
 /// What the loop's callbacks share.
@@ -68,7 +73,19 @@ struct Worker {
     results: Sender,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     let mut event_loop: EventLoop<Worker> = EventLoop::try_new()?;
@@ -109,10 +126,10 @@ fn main() -> Result<(), Box<dyn Error>> {
         let Event::Message(task) = event else {
             return;
         };
-        let Some(workload) = parse_workload(&task) else {
-            eprintln!("warning: skipping a malformed task: {task:?}");
-            return;
-        };
+        let (workload, odd) = read_workload(&task);
+        if let Some(why) = odd {
+            eprintln!("warning: {why}; working {workload} ms and sending its result: {task:?}");
+        }
         worker.waiting.push_back(workload);
         if !worker.busy {
             start_work(&timers, worker);
@@ -160,12 +177,91 @@ fn show_progress(workload: u64) {
     let _ = io::stdout().flush();
 }
 
-/// A task's workload in milliseconds: one short frame, a decimal number no
-/// greater than [`MAX_WORKLOAD_MS`].
-fn parse_workload(task: &Multipart) -> Option<u64> {
-    let frame = task
-        .single()
-        .filter(|frame| frame.len() <= MAX_TASK_BYTES)?;
-    let text = std::str::from_utf8(frame).ok()?;
-    text.parse().ok().filter(|&ms| ms <= MAX_WORKLOAD_MS)
+/// A task's workload in milliseconds, read as the guide's C worker reads
+/// it, and what is odd about the task, if anything. C's `atoi` reads the
+/// number at the start of a C string, after any spaces and a sign; where it
+/// finds none it reads 0.
+fn read_workload(task: &Multipart) -> (u64, Option<String>) {
+    let mut odd = Vec::new();
+    if task.frame_count() > 1 {
+        odd.push(format!("{} frames, reading the first", task.frame_count()));
+    }
+    let c_string = task
+        .first()
+        .split(|&byte| byte == 0)
+        .next()
+        .unwrap_or_default();
+    let text = c_string.trim_ascii_start();
+    let (negative, text) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        Some((b'+', rest)) => (false, rest),
+        _ => (false, text),
+    };
+    let digits = text.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    if digits == 0 {
+        odd.push("not a number".to_string());
+        return (0, Some(odd.join(", ")));
+    }
+    if c_string.len() != digits {
+        odd.push("not only a number".to_string());
+    }
+    // Digits are ASCII; a number too large for u64 is over the limit too.
+    let number = std::str::from_utf8(&text[..digits])
+        .ok()
+        .and_then(|digits| digits.parse::<u64>().ok());
+    let workload = match number {
+        _ if negative => {
+            odd.push("a negative workload".to_string());
+            0
+        }
+        Some(ms) if ms <= MAX_WORKLOAD_MS => ms,
+        _ => {
+            odd.push(format!("more than {MAX_WORKLOAD_MS} ms of work"));
+            0
+        }
+    };
+    (workload, (!odd.is_empty()).then(|| odd.join(", ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(task: &[u8]) -> (u64, bool) {
+        let (workload, odd) = read_workload(&Multipart::from(task));
+        (workload, odd.is_some())
+    }
+
+    #[test]
+    fn reads_a_workload_as_atoi_does() {
+        assert_eq!(read(b"49"), (49, false));
+        // The guide's C++ ventilator: a C string in a 10-byte buffer.
+        assert_eq!(read(b"49\0\0\0\0\0\0\0\0"), (49, false));
+        assert_eq!(read(b"007"), (7, false));
+        assert_eq!(read(b" +3\n"), (3, true));
+        assert_eq!(read(b"12 apples"), (12, true));
+        assert_eq!(read(b"60000"), (60_000, false));
+    }
+
+    #[test]
+    fn a_task_without_a_sane_workload_gets_no_work() {
+        for task in [
+            &b"seven"[..],
+            b"",
+            b"\xff\xfe",
+            b"-3",
+            b"60001",
+            b"99999999999999999999999",
+            b"\x0049",
+        ] {
+            assert_eq!(read(task), (0, true), "{task:?}");
+        }
+    }
+
+    #[test]
+    fn reads_the_first_frame_of_several() {
+        let (workload, odd) = read_workload(&Multipart::new("5").with("6"));
+        assert_eq!(workload, 5);
+        assert!(odd.is_some_and(|why| why.contains("2 frames")));
+    }
 }

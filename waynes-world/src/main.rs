@@ -29,6 +29,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::time::Duration;
 
 use calloop::EventLoop;
@@ -53,7 +54,19 @@ struct Args {
     interval_ms: u64,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     // Declared before the context, so dropped after it: by then libzmq has

@@ -21,6 +21,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 
 use calloop::ping::make_ping;
 use calloop::{EventLoop, LoopSignal};
@@ -62,7 +63,19 @@ struct Client {
     signal: LoopSignal,
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     // Ctrl-C and SIGTERM come in on another thread, as a ping the loop
@@ -131,7 +144,10 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// The temperature of an update, `"zipcode temperature humidity"`: three
-/// whole numbers, in one frame of UTF-8 text.
+/// whole numbers, in one frame of UTF-8 text. The text ends at the first
+/// NUL, if there is one, as the guide's C client reads it: the C++ server
+/// sends a 20-byte buffer holding a C string, and whatever follows its NUL
+/// is leftover memory.
 fn temperature(update: &Multipart) -> Result<i32, String> {
     let frame = update
         .single()
@@ -142,7 +158,8 @@ fn temperature(update: &Multipart) -> Result<i32, String> {
             frame.len()
         ));
     }
-    let text = std::str::from_utf8(frame).map_err(|_| "not UTF-8")?;
+    let c_string = frame.split(|&byte| byte == 0).next().unwrap_or_default();
+    let text = std::str::from_utf8(c_string).map_err(|_| "not UTF-8")?;
     let fields: Vec<&str> = text.split_whitespace().collect();
     let [zipcode, temperature, humidity] = fields[..] else {
         return Err(format!("{} fields, expected three", fields.len()));
@@ -172,8 +189,17 @@ mod tests {
     fn reads_the_temperature_of_an_update() {
         assert_eq!(temperature(&Multipart::from("10001 23 45")), Ok(23));
         assert_eq!(temperature(&Multipart::from("00042 -80 10")), Ok(-80));
-        // pyzmq's guide server does not pad zip codes.
+        // The guide's Python server does not pad zip codes.
         assert_eq!(temperature(&Multipart::from("42 134 59")), Ok(134));
+    }
+
+    #[test]
+    fn reads_an_update_as_a_c_string() {
+        // As the guide's C++ server sends it: 20 bytes, the rest leftovers.
+        let cpp = b"10001 23 45\0\xaa\xaa\xaa\xaa\xaa\xaa\xaa\xaa";
+        assert_eq!(temperature(&Multipart::from(&cpp[..])), Ok(23));
+        assert_eq!(temperature(&Multipart::from(&b"10001 23 45\0"[..])), Ok(23));
+        assert!(temperature(&Multipart::from(&b"\x0010001 23 45"[..])).is_err());
     }
 
     #[test]

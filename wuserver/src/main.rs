@@ -20,6 +20,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use calloop::ping::make_ping;
@@ -59,7 +60,19 @@ const FLUSH: Duration = Duration::from_secs(1);
 /// up to ten digits, a minus sign and two spaces.
 const UPDATE_CAPACITY: usize = 34;
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     // Ctrl-C and SIGTERM come in on another thread, as a ping the loop

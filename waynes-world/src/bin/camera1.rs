@@ -15,6 +15,7 @@
 //! ```
 
 use std::error::Error;
+use std::process::ExitCode;
 
 use calloop::EventLoop;
 use calloop::ping::make_ping;
@@ -41,7 +42,19 @@ const MAX_MESSAGE_BYTES: usize = 1024;
 /// go silent for good.
 const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
 
-fn main() -> Result<(), Box<dyn Error>> {
+/// Errors are one plain line, `error: ...`, and exit status 1 (returned
+/// from `main`, Rust would print them Debug-quoted).
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn Error>> {
     let args = Args::parse();
 
     let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
