@@ -219,7 +219,7 @@ enum Producer {
     Blocking,
     /// A thread on `Sender::send`, which waits for room.
     SenderSend,
-    /// A thread on `Sender::try_send`, pausing briefly while the queue is
+    /// A thread on `Sender::try_send`, pausing for 20 us whenever the queue is
     /// full (a thread that spun instead would take a core from the others).
     SenderTrySend,
     /// The loop's own thread, with `ZmqSource::send_borrowed`, a batch per
@@ -285,7 +285,7 @@ fn send_path(count: usize, producer: Producer) -> f64 {
                 while let Err(zsource::SendError::Full(back)) = sender.try_send(message) {
                     message = back;
                     // A full queue drains in about 200 us here.
-                    thread::sleep(std::time::Duration::from_micros(50));
+                    thread::sleep(std::time::Duration::from_micros(20));
                 }
             }
         })),

@@ -96,8 +96,9 @@ impl Shared {
         !queue.closed && self.can_send
     }
 
-    /// Why a message cannot be queued at all, whatever the queue holds.
-    fn refusal(&self, queue: &Queue, message: Multipart) -> Result<Multipart, SendError> {
+    /// Appends a message unless the queue is full or closed, or the socket
+    /// cannot send.
+    pub(crate) fn push(&self, queue: &mut Queue, message: Multipart) -> Result<(), SendError> {
         if queue.closed {
             return Err(SendError::Closed(message));
         }
@@ -107,13 +108,6 @@ impl Shared {
                 message,
             });
         }
-        Ok(message)
-    }
-
-    /// Appends a message unless the queue is full or closed, or the socket
-    /// cannot send.
-    pub(crate) fn push(&self, queue: &mut Queue, message: Multipart) -> Result<(), SendError> {
-        let message = self.refusal(queue, message)?;
         if queue.len() >= self.capacity {
             queue.refused_full = true;
             return Err(SendError::Full(message));
