@@ -124,19 +124,14 @@ impl Shared {
     }
 
     /// Bookkeeping after the source finished with `done` held messages (sent
-    /// or refused): room for blocked senders, and whether the callback should
-    /// hear that the queue has room again. Both wait until the queue has
-    /// drained to half its capacity, so that a producer faster than the
-    /// socket is woken once per half a queue, not once per message.
-    pub(crate) fn finished(&self, queue: &mut Queue, done: usize) -> bool {
+    /// or refused): blocked senders are woken once the queue has drained to
+    /// half its capacity, so that a producer faster than the socket is woken
+    /// once per half a queue, not once per message.
+    pub(crate) fn finished(&self, queue: &mut Queue, done: usize) {
         queue.held -= done;
-        if queue.len() > self.capacity / 2 {
-            return false;
-        }
-        if queue.waiting > 0 {
+        if queue.waiting > 0 && queue.len() <= self.capacity / 2 {
             self.room.notify_all();
         }
-        std::mem::take(&mut queue.refused_full)
     }
 
     /// Refuses all further messages, drops the queued ones and wakes blocked
@@ -148,6 +143,24 @@ impl Shared {
         self.room.notify_all();
     }
 
+    /// As `close`, but keeps the queued messages, to be taken back.
+    pub(crate) fn refuse_more(&self) {
+        self.lock().closed = true;
+        self.room.notify_all();
+    }
+
+    /// Whether a message was refused as `Full` since the last `Event::Room`
+    /// and the queue has since drained to half its capacity: then it is
+    /// time for that event, and this says so only once.
+    pub(crate) fn take_room(&self) -> bool {
+        let mut queue = self.lock();
+        let room = self.capacity > 0 && queue.refused_full && queue.len() <= self.capacity / 2;
+        if room {
+            queue.refused_full = false;
+        }
+        room
+    }
+
     /// For a source without a queue: whether a message was refused as
     /// `Full` since the last `Event::Room`, which then waits for the socket
     /// to be able to send again.
@@ -155,8 +168,13 @@ impl Shared {
         self.capacity == 0 && self.lock().refused_full
     }
 
-    pub(crate) fn take_room(&self) -> bool {
-        std::mem::take(&mut self.lock().refused_full)
+    pub(crate) fn take_room_without_queue(&self) {
+        self.lock().refused_full = false;
+    }
+
+    /// Whether someone waits for `Event::Room`.
+    pub(crate) fn refused_full(&self) -> bool {
+        self.lock().refused_full
     }
 
     pub(crate) fn is_closed(&self) -> bool {

@@ -67,8 +67,6 @@ pub(crate) struct SendPass {
     pub(crate) limited: bool,
     /// Messages refused for good, with why, for the callback.
     pub(crate) refused: Vec<(zmq::Error, Multipart)>,
-    /// Whether the queue, which refused a message as full, now has room.
-    pub(crate) room: bool,
 }
 
 impl Core {
@@ -117,6 +115,12 @@ impl Core {
 
     pub(crate) fn grant_linger(&self, until: Instant) {
         self.grant.set(Some(until));
+    }
+
+    /// Whether messages are routed by their first frame to a peer that may
+    /// be full while others are not (ROUTER, STREAM).
+    pub(crate) fn per_peer(&self) -> bool {
+        self.per_peer
     }
 
     /// Whether messages wait, in the queue or set aside for a full peer.
@@ -259,7 +263,7 @@ impl Core {
             queue.held -= batch.len();
             batch.append(&mut queue.fifo);
             std::mem::swap(&mut *batch, &mut queue.fifo);
-            pass.room |= self.shared.finished(&mut queue, pass.done - before);
+            self.shared.finished(&mut queue, pass.done - before);
             drop(queue);
             if let Some(error) = fatal {
                 return Err(error);
@@ -316,7 +320,7 @@ impl Core {
         parked.lanes.retain(|_, lane| !lane.is_empty());
         drop(parked);
         let mut queue = self.shared.lock();
-        pass.room |= self.shared.finished(&mut queue, finished);
+        self.shared.finished(&mut queue, finished);
         drop(queue);
         match fatal {
             Some(error) => Err(error),
@@ -335,6 +339,12 @@ impl Core {
         taken.extend(queue.fifo.drain(..));
         queue.held -= held;
         self.shared.finished(&mut queue, 0);
+        drop(queue);
+        if self.shared.refused_full() {
+            // Whoever met a full queue hears of room on the source's next
+            // turn.
+            self.shared.wake();
+        }
         taken
     }
 }
@@ -371,6 +381,12 @@ impl Drop for Pumping<'_> {
         // Also when a callback panics: a flag left set would stop uses
         // outside the dispatch from waking the source.
         self.0.pumping.set(false);
+        if std::thread::panicking() {
+            // The dispatch ended before its last look: senders must wake the
+            // source again, and it must look on the loop's next turn.
+            self.0.shared.lock().scheduled = false;
+            self.0.shared.wake();
+        }
     }
 }
 

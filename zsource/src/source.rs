@@ -58,8 +58,9 @@ pub enum Event {
     /// The source cannot go on (its context was terminated, say). It has left
     /// the event loop, its queue is closed (its [`Sender`]s get
     /// [`SendError::Closed`], and any waiting in [`Sender::send`] wake up) and
-    /// its socket is closed once calloop drops it. Nothing else in the loop
-    /// is affected. This is the callback's last event.
+    /// its socket is closed once calloop drops it. What it had queued can
+    /// still be taken back, with [`SocketHandle::take_queued`] here. Nothing
+    /// else in the loop is affected. This is the callback's last event.
     Failed(Error),
 }
 
@@ -370,7 +371,7 @@ impl ZmqSource {
     /// - when ZMQ_EVENTS reports POLLOUT but the socket refused everything
     ///   (a ROUTER or STREAM socket whose waiting messages are all for full
     ///   peers), it returns `Retry`, to look again on a timer as well.
-    fn pump<F>(&mut self, callback: &mut F) -> Result<Pumped, Error>
+    fn pump<F>(&mut self, mut woken_by_socket: bool, callback: &mut F) -> Result<Pumped, Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
@@ -392,24 +393,38 @@ impl ZmqSource {
                 self.retry_delay = RETRY_FIRST;
             }
             let (done, tried, limited) = (pass.done, pass.tried, pass.limited);
-            self.report(pass, callback);
+            // These callbacks come after the receive that ended on EAGAIN,
+            // and may use the socket.
+            let mut called = self.report(pass, callback);
+            if core.shared.take_room() {
+                callback(Event::Room, &mut SocketHandle::new(&core));
+                called = true;
+            }
             if received == self.budget || limited {
                 core.shared.wake();
                 return Ok(Pumped::Sleep);
             }
             let waiting_for_room = core.shared.waiting_for_room();
-            if drained && !tried && !waiting_for_room {
+            if drained && !tried && !called && !waiting_for_room {
                 return Ok(Pumped::Sleep);
             }
             let events = events(&core.socket)?;
-            if waiting_for_room && events.contains(zmq::POLLOUT) && core.shared.take_room() {
-                // Without a queue, room means the socket can send again.
-                callback(Event::Room, &mut SocketHandle::new(&core));
-                continue;
+            let writable = events.contains(zmq::POLLOUT);
+            if waiting_for_room && writable {
+                // Without a queue, room means the socket can send again. For a
+                // ROUTER or STREAM socket that may be another peer's room:
+                // there, only news from the socket (or the timer) counts, once.
+                if !core.per_peer() || woken_by_socket {
+                    woken_by_socket = false;
+                    core.shared.take_room_without_queue();
+                    callback(Event::Room, &mut SocketHandle::new(&core));
+                    continue;
+                }
+                return Ok(Pumped::Retry);
             }
             let receiving = core.receives && core.shared.receiving();
             let can_receive = receiving && events.contains(zmq::POLLIN);
-            let can_send = events.contains(zmq::POLLOUT) && core.pending();
+            let can_send = writable && core.pending();
             // A promise the last round could not keep is not worth another.
             let kept = |flag| promised.is_none_or(|last| !last.contains(flag));
             let kept_in = kept(zmq::POLLIN) || got > 0;
@@ -433,7 +448,10 @@ impl ZmqSource {
     {
         let core = &self.core;
         if !core.receives {
-            return Ok((0, true));
+            // Nothing was asked of libzmq: the pump must still read
+            // ZMQ_EVENTS, which is where a PUSH or PUB socket hears that its
+            // context is terminated.
+            return Ok((0, false));
         }
         let mut received = 0;
         while received < limit && core.shared.receiving() {
@@ -464,20 +482,20 @@ impl ZmqSource {
         Ok((received, false))
     }
 
-    /// Hands the callback what the sends left for it.
-    fn report<F>(&self, pass: SendPass, callback: &mut F)
+    /// Hands the callback the messages the sends refused; says whether there
+    /// were any.
+    fn report<F>(&self, pass: SendPass, callback: &mut F) -> bool
     where
         F: FnMut(Event, &mut SocketHandle),
     {
+        let any = !pass.refused.is_empty();
         for (error, message) in pass.refused {
             callback(
                 Event::SendFailed { error, message },
                 &mut SocketHandle::new(&self.core),
             );
         }
-        if pass.room {
-            callback(Event::Room, &mut SocketHandle::new(&self.core));
-        }
+        any
     }
 }
 
@@ -529,9 +547,11 @@ impl EventSource for ZmqSource {
         }
         // Whichever of the three woke us, the work is the same: pump. The
         // sub-sources only check the token, and the ping drains its eventfd.
-        let _ = self
-            .socket_fd
-            .process_events(readiness, token, |_, _| Ok(PostAction::Continue));
+        let mut woken_by_socket = false;
+        let _ = self.socket_fd.process_events(readiness, token, |_, _| {
+            woken_by_socket = true;
+            Ok(PostAction::Continue)
+        });
         let drained = self
             .wake_source
             .process_events(readiness, token, |(), &mut ()| {});
@@ -544,7 +564,7 @@ impl EventSource for ZmqSource {
             self.retry_armed = false;
         }
         let outcome = match drained {
-            Ok(_) => self.pump(&mut callback),
+            Ok(_) => self.pump(woken_by_socket || fired, &mut callback),
             Err(error) => Err(Error::Io {
                 operation: "drain the wake-up ping",
                 source: std::io::Error::other(error),
@@ -562,7 +582,8 @@ impl EventSource for ZmqSource {
             }
             Err(error) => {
                 self.failed = true;
-                self.core.shared.close();
+                // Refuse more, but keep what is queued for `take_queued`.
+                self.core.shared.refuse_more();
                 callback(Event::Failed(error), &mut SocketHandle::new(&self.core));
                 Ok(PostAction::Remove)
             }
