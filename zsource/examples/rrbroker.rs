@@ -22,13 +22,12 @@
 use std::process::ExitCode;
 
 use calloop::EventLoop;
-use calloop::ping::make_ping;
 use clap::Parser;
 use zsource::{Event, Multipart, SendError, Sender, ZmqSource};
 
 /// Passes requests from clients to workers, and replies back.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = zhelpers::version!(), about)]
 struct Args {
     /// Endpoint to bind the ROUTER socket that clients connect to.
     #[arg(long, default_value = "tcp://*:5559")]
@@ -75,79 +74,46 @@ struct Broker {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::FAILURE
-        }
-    }
-}
+    zhelpers::main(|| {
+        let args = Args::parse();
+        let mut event_loop: EventLoop<Broker> = EventLoop::try_new()?;
+        zhelpers::stop_on_ctrl_c(&event_loop)?;
 
-fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    let mut event_loop: EventLoop<Broker> = EventLoop::try_new()?;
-    stop_on_ctrl_c(&event_loop)?;
+        let context = zmq::Context::new();
+        let frontend = context.socket(zmq::ROUTER)?;
+        zhelpers::bind(&frontend, &args.frontend)?;
+        let frontend = ZmqSource::new(frontend)?;
+        let backend = context.socket(zmq::DEALER)?;
+        zhelpers::bind(&backend, &args.backend)?;
+        let backend = ZmqSource::new(backend)?;
 
-    let context = zmq::Context::new();
-    let frontend = ZmqSource::new(context.socket(zmq::ROUTER)?)?;
-    bind(&frontend, &args.frontend)?;
-    let backend = ZmqSource::new(context.socket(zmq::DEALER)?)?;
-    bind(&backend, &args.backend)?;
+        let mut broker = Broker {
+            requests: Direction {
+                to: backend.sender(),
+                from: frontend.sender(),
+                held: None,
+            },
+            replies: Direction {
+                to: frontend.sender(),
+                from: backend.sender(),
+                held: None,
+            },
+        };
+        let handle = event_loop.handle();
+        handle.insert_source(frontend, |event, _, broker: &mut Broker| match event {
+            Event::Message(request) => broker.requests.forward(request),
+            Event::Room => broker.replies.resume(),
+            Event::Failed(error) => eprintln!("error: frontend: {error}"),
+            _ => {}
+        })?;
+        handle.insert_source(backend, |event, _, broker: &mut Broker| match event {
+            Event::Message(reply) => broker.replies.forward(reply),
+            Event::Room => broker.requests.resume(),
+            Event::Failed(error) => eprintln!("error: backend: {error}"),
+            _ => {}
+        })?;
 
-    let mut broker = Broker {
-        requests: Direction {
-            to: backend.sender(),
-            from: frontend.sender(),
-            held: None,
-        },
-        replies: Direction {
-            to: frontend.sender(),
-            from: backend.sender(),
-            held: None,
-        },
-    };
-    let handle = event_loop.handle();
-    handle.insert_source(frontend, |event, _, broker: &mut Broker| match event {
-        Event::Message(request) => broker.requests.forward(request),
-        Event::Room => broker.replies.resume(),
-        Event::Failed(error) => eprintln!("error: frontend: {error}"),
-        _ => {}
-    })?;
-    handle.insert_source(backend, |event, _, broker: &mut Broker| match event {
-        Event::Message(reply) => broker.replies.forward(reply),
-        Event::Room => broker.requests.resume(),
-        Event::Failed(error) => eprintln!("error: backend: {error}"),
-        _ => {}
-    })?;
-
-    event_loop.run(None, &mut broker, |_| {})?;
-    Ok(())
-}
-
-/// Binds the source's socket and says where, so that `tcp://127.0.0.1:*`
-/// tells its caller the port it got.
-fn bind(source: &ZmqSource, endpoint: &str) -> Result<(), String> {
-    let socket = source.socket();
-    zsource::retry_interrupted(|| socket.bind(endpoint))
-        .map_err(|error| format!("bind {endpoint}: {error}"))?;
-    let bound = socket
-        .get_last_endpoint()
-        .map_err(|error| format!("bind {endpoint}: {error}"))?
-        .unwrap_or_else(|raw| String::from_utf8_lossy(&raw).into_owned());
-    eprintln!("listening on {bound}");
-    Ok(())
-}
-
-/// Stops the loop on Ctrl-C or SIGTERM. The handler runs on another thread
-/// and pings the loop, which stops on its next turn (even if the signal came
-/// before `run`: `LoopSignal::stop` alone would be forgotten then).
-fn stop_on_ctrl_c(event_loop: &EventLoop<Broker>) -> Result<(), Box<dyn std::error::Error>> {
-    let (interrupt, interrupted) = make_ping()?;
-    ctrlc::set_handler(move || interrupt.ping())?;
-    let signal = event_loop.get_signal();
-    event_loop
-        .handle()
-        .insert_source(interrupted, move |(), _, _| signal.stop())?;
-    Ok(())
+        event_loop.run(None, &mut broker, |_| {})?;
+        Ok(())
+    })
 }
