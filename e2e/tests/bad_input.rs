@@ -172,15 +172,15 @@ fn hwclient_warns_about_malformed_replies_and_asks_again() {
 }
 
 #[test]
-fn hwclient_with_retries_survives_a_reply_over_libzmqs_cap() {
-    // Over the 1 MiB that hwclient sets as ZMQ_MAXMSGSIZE: libzmq drops the
+fn lpclient_survives_a_reply_over_libzmqs_cap() {
+    // Over the 1 MiB that lpclient sets as ZMQ_MAXMSGSIZE: libzmq drops the
     // connection and, since the client connected, never reconnects. Lazy
     // Pirate's new socket gets the client going again. The peer answers
     // every request after the first with "World".
     let server = bad_peer("rep", "--bind", ANY_PORT, &["bytes:2000000", "World"]);
     let endpoint = server.endpoint();
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &[
             "--connect",
             &endpoint,
@@ -200,7 +200,7 @@ fn hwclient_with_retries_survives_a_reply_over_libzmqs_cap() {
             .contains("warning: no reply to request 0 in 500 ms, retrying on a new socket"),
         "{output}"
     );
-    // libzmq skipped it: hwclient never saw it.
+    // libzmq skipped it: lpclient never saw it.
     assert!(!output.stderr.contains("skipping"), "{output}");
 }
 

@@ -1,4 +1,4 @@
-//! The Lazy Pirate pattern (guide chapter 4) in `hwclient --timeout-ms N
+//! The Lazy Pirate pattern (guide chapter 4) in `lpclient --timeout-ms N
 //! --retries M`: a client that survives a server restart and gives up
 //! cleanly on a server that is gone or too slow.
 
@@ -20,7 +20,7 @@ fn with_retries_the_client_survives_a_server_restart() {
     let mut server = Process::start("hwserver", &["--bind", endpoint, "--work-ms", "100"]);
     server.endpoint();
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &[
             "--connect",
             endpoint,
@@ -55,7 +55,7 @@ fn with_retries_and_no_server_the_client_gives_up() {
     // Nothing ever binds this endpoint.
     let ipc = IpcEndpoint::new("lazy-pirate-nobody");
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &[
             "--connect",
             ipc.as_str(),
@@ -94,7 +94,7 @@ fn with_retries_a_server_slower_than_the_timeout_is_given_up_on() {
     );
     let endpoint = server.endpoint();
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &[
             "--connect",
             &endpoint,
@@ -126,7 +126,7 @@ fn with_retries_and_a_healthy_server_the_output_is_the_guides() {
     // A timeout no debug build on a busy machine comes near, so that no
     // retry warning shows up.
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &[
             "--connect",
             &endpoint,
@@ -149,7 +149,7 @@ fn ctrl_c_stops_a_client_waiting_with_retries() {
     );
     let endpoint = server.endpoint();
     let mut client = Process::start(
-        "hwclient",
+        "lpclient",
         &["--connect", &endpoint, "--timeout-ms", "60000"],
     );
     server.wait_for(Stream::Stdout, "Received Hello");
@@ -163,7 +163,7 @@ fn ctrl_c_and_sigterm_stop_a_client_in_the_middle_of_retrying() {
     for signal in ["INT", "TERM"] {
         let ipc = IpcEndpoint::new("lazy-pirate-interrupted");
         let mut client = Process::start(
-            "hwclient",
+            "lpclient",
             &[
                 "--connect",
                 ipc.as_str(),
@@ -186,16 +186,22 @@ fn bad_retry_settings_are_usage_errors() {
         (&["--timeout-ms", "0"][..], "--timeout-ms"),
         (&["--timeout-ms", "soon"][..], "--timeout-ms"),
         (&["--timeout-ms", "100", "--retries", "0"][..], "--retries"),
-        // Retries without a timeout would never happen.
-        (&["--retries", "3"][..], "--timeout-ms"),
+        (&["--retries", "often"][..], "--retries"),
     ] {
-        Process::start("hwclient", args).assert_usage_error(named);
+        Process::start("lpclient", args).assert_usage_error(named);
+    }
+}
+
+#[test]
+fn the_chapter_1_client_has_no_retries() {
+    for flag in ["--timeout-ms", "--retries"] {
+        Process::start("hwclient", &[flag, "100"]).assert_usage_error(flag);
     }
 }
 
 #[test]
 fn help_explains_the_retry_flags() {
-    let mut client = Process::start("hwclient", &["--help"]);
+    let mut client = Process::start("lpclient", &["--help"]);
     let output = client.wait_success(DEADLINE);
     assert!(output.stdout.contains("--timeout-ms <MS>"), "{output}");
     assert!(output.stdout.contains("--retries <N>"), "{output}");

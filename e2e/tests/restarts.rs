@@ -8,9 +8,9 @@
 //!   (wuclient, then wuserver), pipeline_reliability.rs (the workers, then
 //!   the ventilator, then the sink: back to front) and waynes_world.rs (both
 //!   cameras, then the server).
-//! - Restarts: lazy_pirate.rs (hwclient with `--timeout-ms` across an
-//!   hwserver restart; without it, the request the dead server took is
-//!   never answered, which is the guide's point) and
+//! - Restarts: lazy_pirate.rs (lpclient across an hwserver restart; for
+//!   hwclient, the request the dead server took is never answered, which
+//!   is the guide's point) and
 //!   pipeline_reliability.rs (a worker across a sink restart, and across a
 //!   second ventilator on the same endpoint).
 //!

@@ -11,8 +11,8 @@
 //!   minute's work on a request, INT in hello.rs, TERM here. Peers gone
 //!   (its clients killed, one mid-request): both here.
 //! - hwclient. Never idle: it has a request out from the start, so "idle"
-//!   is waiting for a server that is not there, both here (with
-//!   `--timeout-ms`, both in lazy_pirate.rs). Mid-stream: requesting at
+//!   is waiting for a server that is not there, both here (lpclient: both
+//!   in lazy_pirate.rs). Mid-stream: requesting at
 //!   full speed, both here; waiting for a slow server, INT in hello.rs and
 //!   lazy_pirate.rs. Peers gone (its server killed with the request): both
 //!   here.
