@@ -91,13 +91,25 @@ pub fn stop_on_ctrl_c<Data>(event_loop: &EventLoop<'_, Data>) -> Result<(), Box<
 ///
 /// One line naming the endpoint: `bind nonsense: Invalid argument`.
 pub fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<String, String> {
+    let bound = bind_quietly(socket, endpoint)?;
+    eprintln!("listening on {bound}");
+    Ok(bound)
+}
+
+/// As [`bind`], without saying where: for a server with several sockets,
+/// which says where it listens only once all are bound, so that one that
+/// cannot bind them all says only that.
+///
+/// # Errors
+///
+/// As [`bind`].
+pub fn bind_quietly(socket: &zmq::Socket, endpoint: &str) -> Result<String, String> {
     let failed = |error| format!("bind {endpoint}: {error}");
     retry_interrupted(|| socket.bind(endpoint)).map_err(failed)?;
     let bound = socket
         .get_last_endpoint()
         .map_err(failed)?
         .unwrap_or_else(|raw| String::from_utf8_lossy(&raw).into_owned());
-    eprintln!("listening on {bound}");
     Ok(bound)
 }
 

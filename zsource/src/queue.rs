@@ -27,6 +27,10 @@ pub(crate) struct Shared {
     owner: ThreadId,
     /// Cleared while receiving is paused.
     receiving: AtomicBool,
+    /// Whether nothing is queued and the queue is open, kept up to date
+    /// under the lock by [`Shared::settle`]: a send on the loop's thread
+    /// reads it to go straight to the socket without taking the lock.
+    open_and_empty: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -73,7 +77,25 @@ impl Shared {
             can_send,
             owner: std::thread::current().id(),
             receiving: AtomicBool::new(true),
+            open_and_empty: AtomicBool::new(true),
         }
+    }
+
+    /// Records whether nothing is queued and the queue is open; called,
+    /// under the lock, after every change to either.
+    pub(crate) fn settle(&self, queue: &Queue) {
+        let open_and_empty = queue.fifo.is_empty() && !queue.closed;
+        self.open_and_empty.store(open_and_empty, Ordering::Relaxed);
+    }
+
+    /// Whether a message may go straight to the socket: nothing queued
+    /// must go first, and the socket can send. On the loop's thread this is
+    /// exact, for nothing else takes messages out of the queue; a message
+    /// that another thread is queueing at this moment may be overtaken, as
+    /// messages from two threads have no order between them anyway.
+    #[inline]
+    pub(crate) fn may_skip_the_queue(&self) -> bool {
+        self.can_send && self.open_and_empty.load(Ordering::Relaxed)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Queue> {
@@ -89,11 +111,6 @@ impl Shared {
 
     pub(crate) fn capacity(&self) -> usize {
         self.capacity
-    }
-
-    /// Whether messages may be sent or queued at all.
-    pub(crate) fn accepts(&self, queue: &Queue) -> bool {
-        !queue.closed && self.can_send
     }
 
     /// Appends a message unless the queue is full or closed, or the socket
@@ -113,6 +130,7 @@ impl Shared {
             return Err(SendError::Full(message));
         }
         queue.fifo.push_back(message);
+        self.settle(queue);
         if queue.fifo.len() == 1 && !queue.scheduled {
             // Nothing on the socket will wake the source for a message it has
             // never tried, so wake it. Messages behind this one need no
@@ -140,12 +158,15 @@ impl Shared {
         let mut queue = self.lock();
         queue.closed = true;
         queue.fifo.clear();
+        self.settle(&queue);
         self.room.notify_all();
     }
 
     /// As `close`, but keeps the queued messages, to be taken back.
     pub(crate) fn refuse_more(&self) {
-        self.lock().closed = true;
+        let mut queue = self.lock();
+        queue.closed = true;
+        self.settle(&queue);
         self.room.notify_all();
     }
 

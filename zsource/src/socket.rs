@@ -95,6 +95,7 @@ impl Core {
     /// is woken to look for itself. Marking it before the use (rather than
     /// after) holds even if the caller never comes back: the loop cannot run
     /// the source until the caller returns.
+    #[inline]
     pub(crate) fn touch(&self) {
         if !self.pumping.get() && !self.wake_pending.replace(true) {
             self.shared.wake();
@@ -109,8 +110,11 @@ impl Core {
     }
 
     /// A send or receive after a flush: the flush's linger no longer applies.
+    #[inline]
     pub(crate) fn used(&self) {
-        self.grant.set(None);
+        if self.grant.get().is_some() {
+            self.grant.set(None);
+        }
     }
 
     pub(crate) fn grant_linger(&self, until: Instant) {
@@ -143,35 +147,66 @@ impl Core {
     }
 
     /// As [`send_owned`](Core::send_owned), copying the frames into a message
-    /// only if it must be queued or handed back.
+    /// only if it must be queued or handed back. A single frame that may go
+    /// straight to the socket (a publisher's update) takes the short path,
+    /// inlined where it is called, and costs what a plain send does.
+    #[inline]
     pub(crate) fn send_borrowed(&self, first: &[u8], rest: &[&[u8]]) -> Result<(), SendError> {
-        let copy = || {
-            let mut message = Multipart::new(first);
-            message.extend(rest.iter().copied());
-            message
-        };
+        if rest.is_empty() && self.shared.may_skip_the_queue() && self.parked.borrow().count == 0 {
+            self.touch();
+            return match send_frame(&self.socket, first, zmq::DONTWAIT) {
+                Ok(()) => {
+                    self.used();
+                    Ok(())
+                }
+                Err(error) => self.borrowed_not_sent(failure(error), first, rest),
+            };
+        }
+        self.send_borrowed_slowly(first, rest)
+    }
+
+    #[cold]
+    fn send_borrowed_slowly(&self, first: &[u8], rest: &[&[u8]]) -> Result<(), SendError> {
         if !self.may_send_directly(first) {
-            return self.shared.push(&mut self.shared.lock(), copy());
+            return self.shared.push(&mut self.shared.lock(), copy(first, rest));
         }
         self.touch();
         let frames = std::iter::once(first).chain(rest.iter().copied());
         match self.send_now(1 + rest.len(), frames) {
             Outcome::Sent => Ok(()),
-            Outcome::NotNow => self.shared.push(&mut self.shared.lock(), copy()),
-            outcome => Err(refused(outcome, copy())),
+            outcome => self.borrowed_not_sent(outcome, first, rest),
+        }
+    }
+
+    /// A borrowed message the socket did not take: queued, or handed back.
+    #[cold]
+    fn borrowed_not_sent(
+        &self,
+        outcome: Outcome,
+        first: &[u8],
+        rest: &[&[u8]],
+    ) -> Result<(), SendError> {
+        match outcome {
+            Outcome::Sent => Ok(()),
+            Outcome::NotNow => self.shared.push(&mut self.shared.lock(), copy(first, rest)),
+            outcome => {
+                if let Outcome::Fatal(_) = outcome {
+                    // The source's next dispatch meets the failure and reports it.
+                    self.shared.wake();
+                }
+                Err(refused(outcome, copy(first, rest)))
+            }
         }
     }
 
     /// Whether a message may skip the queue: nothing is queued before it (for
     /// a per-peer socket, nothing for the same peer).
     fn may_send_directly(&self, peer: &[u8]) -> bool {
-        let queue = self.shared.lock();
-        if queue.fifo.is_empty() && self.shared.accepts(&queue) {
-            drop(queue);
-            let parked = self.parked.borrow();
-            return parked.count == 0 || !parked.lanes.contains_key(peer);
+        if !self.shared.may_skip_the_queue() {
+            return false;
         }
-        false
+        let parked = self.parked.borrow();
+        parked.count == 0 || !parked.lanes.contains_key(peer)
     }
 
     fn send_now<'a>(&self, count: usize, frames: impl Iterator<Item = &'a [u8]>) -> Outcome {
@@ -216,6 +251,7 @@ impl Core {
                 // empty one in its place.
                 std::mem::swap(&mut *batch, &mut queue.fifo);
                 queue.held += batch.len();
+                self.shared.settle(&queue);
             }
             let before = pass.done;
             let mut fatal = None;
@@ -263,6 +299,7 @@ impl Core {
             queue.held -= batch.len();
             batch.append(&mut queue.fifo);
             std::mem::swap(&mut *batch, &mut queue.fifo);
+            self.shared.settle(&queue);
             self.shared.finished(&mut queue, pass.done - before);
             drop(queue);
             if let Some(error) = fatal {
@@ -338,6 +375,7 @@ impl Core {
         let mut queue = self.shared.lock();
         taken.extend(queue.fifo.drain(..));
         queue.held -= held;
+        self.shared.settle(&queue);
         self.shared.finished(&mut queue, 0);
         drop(queue);
         if self.shared.refused_full() {
@@ -445,6 +483,13 @@ impl fmt::Debug for SocketRef<'_> {
     }
 }
 
+/// A borrowed message, copied to be queued or handed back.
+fn copy(first: &[u8], rest: &[&[u8]]) -> Multipart {
+    let mut message = Multipart::new(first);
+    message.extend(rest.iter().copied());
+    message
+}
+
 /// The error for a message that was not sent and will not be queued.
 fn refused(outcome: Outcome, message: Multipart) -> SendError {
     let error = match outcome {
@@ -495,6 +540,7 @@ pub(crate) fn send_frames<'a>(
     Outcome::Sent
 }
 
+#[inline]
 fn failure(error: zmq::Error) -> Outcome {
     match error {
         zmq::Error::EAGAIN => Outcome::NotNow,
@@ -504,6 +550,7 @@ fn failure(error: zmq::Error) -> Outcome {
     }
 }
 
+#[inline]
 fn send_frame(socket: &zmq::Socket, frame: &[u8], flags: i32) -> Result<(), zmq::Error> {
     loop {
         match socket.send(frame, flags) {

@@ -241,6 +241,7 @@ impl ZmqSource {
     /// # Errors
     ///
     /// As [`SocketHandle::send`].
+    #[inline]
     pub fn send_borrowed<const N: usize>(&self, frames: [&[u8]; N]) -> Result<(), SendError> {
         send_borrowed(&self.core, frames)
     }
@@ -672,6 +673,7 @@ impl SocketHandle {
     /// # Errors
     ///
     /// As [`send`](SocketHandle::send).
+    #[inline]
     pub fn send_borrowed<const N: usize>(&self, frames: [&[u8]; N]) -> Result<(), SendError> {
         send_borrowed(&self.core, frames)
     }
@@ -720,6 +722,7 @@ impl fmt::Debug for SocketHandle {
     }
 }
 
+#[inline]
 fn send_borrowed<const N: usize>(core: &Core, frames: [&[u8]; N]) -> Result<(), SendError> {
     const { assert!(N > 0, "a ZeroMQ message has at least one frame") };
     match frames.split_first() {

@@ -1,33 +1,46 @@
-//! Wayne's World camera 1: a SUB socket on TCP, on a calloop event loop.
+//! Wayne's World cameras: a SUB socket on a calloop loop, subscribed to
+//! everything one of the server's two sockets publishes.
 //!
-//! A port of `camera1.py` from the Python "Wayne's World" example. It
-//! subscribes to everything the server publishes on its TCP socket and prints
-//! each message as the original does: `MSG 1:  'Camera 1'`. It never sees
-//! `Camera 2`: the server publishes that on another socket. Start it before
-//! or after the server; like any subscriber it misses what was published
-//! before it was connected. `camera2` is the same program on the IPC socket.
-//!
-//! Run the server, then the camera in a second terminal:
+//! The Python "Wayne's World" example's `camera1.py` and `camera2.py`: one
+//! program here, this one, built twice (`camera2.rs` only calls it), each
+//! knowing by its name which camera it is. `camera1` listens to the server's TCP socket
+//! and prints `MSG 1:  'Camera 1'` for each message, as the original does;
+//! `camera2` listens to its IPC socket and prints `MSG 2:  'Camera 2'`.
+//! Neither ever sees the other's name: the server publishes each on its own
+//! socket. Like any subscriber, a camera misses what was published before it
+//! connected. (The original camera 2 connects to `ipc://*:5567`, a path a
+//! server on libzmq 4 never binds: see the server's notes.)
 //!
 //! ```text
-//! cargo run -p waynes-world
+//! cargo run -p waynes-world                  # in another terminal
 //! cargo run -p waynes-world --bin camera1    # --connect tcp://127.0.0.1:5566
+//! cargo run -p waynes-world --bin camera2    # --connect ipc:///tmp/waynes-world.ipc
 //! ```
 
-use std::error::Error;
 use std::process::ExitCode;
 
 use calloop::EventLoop;
-use calloop::ping::make_ping;
 use clap::Parser;
 use zsource::{Event, ZmqSource};
 
-/// Prints every message the Wayne's World server publishes on its TCP socket.
+/// Which camera this is: the last character of the program's name.
+const CAMERA: &str = match env!("CARGO_BIN_NAME").as_bytes() {
+    [.., b'1'] => "1",
+    _ => "2",
+};
+
+/// The server's socket for this camera.
+const SERVER: &str = match CAMERA.as_bytes() {
+    b"1" => "tcp://127.0.0.1:5566",
+    _ => "ipc:///tmp/waynes-world.ipc",
+};
+
+/// Prints every message the Wayne's World server publishes on one socket.
 #[derive(Parser)]
-#[command(version)]
+#[command(version = zhelpers::version!(), about)]
 struct Args {
-    /// Endpoint of the server's TCP socket.
-    #[arg(long, default_value = "tcp://127.0.0.1:5566")]
+    /// Endpoint of the server's socket for this camera.
+    #[arg(long, default_value = SERVER)]
     connect: String,
 }
 
@@ -35,66 +48,43 @@ struct Args {
 /// warning.
 const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// libzmq's own limit (ZMQ_MAXMSGSIZE), so that a rogue publisher cannot make
-/// the camera buffer gigabytes. It is far above `MAX_MESSAGE_BYTES` because
-/// libzmq does not skip a message over it: it drops the connection as broken,
-/// and a connecting socket does not reconnect after that. The camera would
-/// go silent for good.
-const ZMQ_MAX_MESSAGE_BYTES: i64 = 1 << 20;
+/// The camera; `camera2` is this too.
+pub fn main() -> ExitCode {
+    zhelpers::main(|| {
+        let args = Args::parse();
+        let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
+        zhelpers::stop_on_ctrl_c(&event_loop)?;
 
-/// Errors are one plain line, `error: ...`, and exit status 1 (returned
-/// from `main`, Rust would print them Debug-quoted).
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
+        let context = zmq::Context::new();
+        let subscriber = context.socket(zmq::SUB)?;
+        // A guard only: a connecting socket that meets a message over the
+        // cap drops the connection for good, so the camera skips long ones.
+        zhelpers::cap_message_size(&subscriber)?;
+        // An empty prefix matches every message.
+        subscriber.set_subscribe(b"")?;
+        zhelpers::connect(&subscriber, &args.connect)?;
+        let subscriber = ZmqSource::new(subscriber)?;
 
-fn run() -> Result<(), Box<dyn Error>> {
-    let args = Args::parse();
+        event_loop
+            .handle()
+            .insert_source(subscriber, |event, _, _| {
+                let Event::Message(message) = event else {
+                    return eprintln!("warning: {event:?}");
+                };
+                let size: usize = message.frames().map(<[u8]>::len).sum();
+                match message.single().map(std::str::from_utf8) {
+                    _ if size > MAX_MESSAGE_BYTES => {
+                        eprintln!("warning: skipping a message of {size} bytes");
+                    }
+                    // Escaped, as Python's repr() does, so one message is a line.
+                    Some(Ok(text)) if !text.is_empty() => {
+                        println!("MSG {CAMERA}:  '{}'", text.escape_debug());
+                    }
+                    _ => eprintln!("warning: skipping a malformed message: {message:?}"),
+                }
+            })?;
 
-    let mut event_loop: EventLoop<()> = EventLoop::try_new()?;
-    // Ctrl-C arrives as an event like any other. A ping keeps one that comes
-    // before the loop runs, which a bare `LoopSignal::stop` would not: `run`
-    // clears the stop flag when it starts. Set up first, so that no Ctrl-C
-    // meets the default handler, which would kill the camera outright.
-    let (ctrl_c, stopped) = make_ping()?;
-    ctrlc::set_handler(move || ctrl_c.ping())?;
-    let signal = event_loop.get_signal();
-    event_loop
-        .handle()
-        .insert_source(stopped, move |(), _, _| signal.stop())?;
-
-    let context = zmq::Context::new();
-    let subscriber = context.socket(zmq::SUB)?;
-    subscriber.set_maxmsgsize(ZMQ_MAX_MESSAGE_BYTES)?;
-    // An empty prefix matches every message.
-    subscriber.set_subscribe(b"")?;
-    zsource::retry_interrupted(|| subscriber.connect(&args.connect))
-        .map_err(|e| format!("connect {}: {e}", args.connect))?;
-
-    event_loop
-        .handle()
-        .insert_source(ZmqSource::new(subscriber)?, |event, _, _| {
-            let Event::Message(message) = event else {
-                return;
-            };
-            let size: usize = message.frames().map(<[u8]>::len).sum();
-            if size > MAX_MESSAGE_BYTES {
-                eprintln!("warning: skipping a message of {size} bytes");
-                return;
-            }
-            match message.single().map(std::str::from_utf8) {
-                // Escaped, as Python's repr() does, so one message is one line.
-                Some(Ok(text)) if !text.is_empty() => println!("MSG 1:  '{}'", text.escape_debug()),
-                _ => eprintln!("warning: skipping a malformed message: {message:?}"),
-            }
-        })?;
-
-    event_loop.run(None, &mut (), |_| {})?;
-    Ok(())
+        event_loop.run(None, &mut (), |_| {})?;
+        Ok(())
+    })
 }
