@@ -7,10 +7,13 @@ use crate::Multipart;
 
 /// What went wrong with the source itself.
 ///
-/// `process_events` returns an `Error` only when the source cannot go on (the
-/// context was terminated, say); the event loop's `dispatch` then returns it.
-/// Everything a source can recover from (EAGAIN, EINTR, a refused send) is
-/// handled inside or reported through [`Event::SendFailed`](crate::Event::SendFailed).
+/// A source that cannot go on (its context was terminated, say) hands its
+/// `Error` to its own callback as [`Event::Failed`](crate::Event::Failed) and
+/// leaves the loop; `process_events` itself never fails, so the loop's
+/// other sources go on. Everything a source can recover from (EAGAIN, EINTR,
+/// a refused send) is handled inside or reported through
+/// [`Event::SendFailed`](crate::Event::SendFailed). Flushing returns its own
+/// kinds, and making a monitor one more.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -36,6 +39,9 @@ pub enum Error {
     /// [`ZmqSource::flush`](crate::ZmqSource::flush) met a message that ZeroMQ
     /// refused; it is handed back inside.
     Refused(SendError),
+    /// [`ZmqSource::monitor`](crate::ZmqSource::monitor): the socket's monitor
+    /// is still alive, and libzmq allows one per socket.
+    MonitorInUse,
 }
 
 impl Error {
@@ -57,6 +63,7 @@ impl fmt::Display for Error {
                 write!(f, "flush timed out with {unsent} message(s) still queued")
             }
             Error::Refused(error) => write!(f, "flush: {error}"),
+            Error::MonitorInUse => write!(f, "the socket already has a monitor"),
         }
     }
 }
@@ -68,6 +75,7 @@ impl std::error::Error for Error {
             Error::Io { source, .. } => Some(source),
             Error::FlushTimeout { .. } => None,
             Error::Refused(error) => Some(error),
+            Error::MonitorInUse => None,
         }
     }
 }

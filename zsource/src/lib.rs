@@ -82,7 +82,9 @@
 //! until the socket can take it: nothing lost, order kept. A ROUTER (with
 //! `ZMQ_ROUTER_MANDATORY`) or STREAM socket refuses a message for one full
 //! peer while others have room; there the message waits without holding back
-//! the others' (order is kept per peer). Receiving can be paused while sends
+//! the others' (order is kept per peer), and one peer may have half the
+//! queue at most: more for that peer are refused as [`SendError::Full`] at
+//! once, so a peer that does not read cannot fill the queue for the others. Receiving can be paused while sends
 //! go on ([`Sender::pause_receiving`]), which carries back pressure from one
 //! socket to another: see the `rrbroker` example. (zmq 0.10's `send` frees a
 //! `zmq::Message` whose send failed, so frames are sent from a copy; small
@@ -153,8 +155,12 @@
 //! ZeroMQ delivers a multipart message whole, with one exception zsource
 //! cannot mend: when a PUSH or DEALER socket's peer disconnects while a
 //! message is being sent to another, libzmq 4.3.4 can send the rest of that
-//! message to a third peer. A message whose own peer vanishes mid-message is
-//! dropped by libzmq as a whole, and zsource sends it again.
+//! message to a third peer. A PUSH or DEALER message whose own peer vanishes
+//! mid-message is dropped by libzmq as a whole, and zsource sends it again.
+//! A REQ socket's request whose server vanishes mid-request is lost, as with
+//! plain ZeroMQ, and the socket then waits for a reply that never comes: the
+//! Lazy Pirate pattern (a timeout, a new socket) is the cure, and
+//! [`ZmqSource::take_queued`] takes back the requests queued behind it.
 //!
 //! # Other sources it gives
 //!

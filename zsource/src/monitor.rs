@@ -141,10 +141,19 @@ impl MonitorEvent {
 #[derive(Debug)]
 pub struct Monitor {
     events: ZmqSource,
+    /// Tells the monitored socket that it has a monitor.
+    _monitoring: std::rc::Rc<()>,
 }
 
 impl Monitor {
-    pub(crate) fn new(context: &zmq::Context, socket: &zmq::Socket) -> Result<Monitor, Error> {
+    pub(crate) fn new(
+        context: &zmq::Context,
+        socket: &zmq::Socket,
+        monitoring: &std::rc::Rc<()>,
+    ) -> Result<Monitor, Error> {
+        if std::rc::Rc::strong_count(monitoring) > 1 {
+            return Err(Error::MonitorInUse);
+        }
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let endpoint = format!(
             "inproc://zsource-monitor-{}-{}",
@@ -161,6 +170,7 @@ impl Monitor {
             .map_err(Error::zmq("connect to the socket monitor"))?;
         Ok(Monitor {
             events: ZmqSource::new(events)?,
+            _monitoring: std::rc::Rc::clone(monitoring),
         })
     }
 }

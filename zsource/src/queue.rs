@@ -1,7 +1,7 @@
 //! The bounded outgoing queue, and [`Sender`], the handle other code and other
 //! threads use to fill it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::ThreadId;
@@ -52,6 +52,11 @@ pub(crate) struct Queue {
     pub(crate) scheduled: bool,
     /// Whether a message was refused as `Full` since the last `Event::Room`.
     refused_full: bool,
+    /// For a ROUTER or STREAM socket, which routes by the first frame: how
+    /// many messages each peer has queued, waiting or set aside because the
+    /// peer is full. A peer may have half the queue at most, so that one that
+    /// does not read can never fill it for the others.
+    peers: Option<HashMap<Vec<u8>, usize>>,
 }
 
 impl Queue {
@@ -61,7 +66,7 @@ impl Queue {
 }
 
 impl Shared {
-    pub(crate) fn new(capacity: usize, wake: Ping, can_send: bool) -> Self {
+    pub(crate) fn new(capacity: usize, wake: Ping, can_send: bool, per_peer: bool) -> Self {
         Shared {
             state: Mutex::new(Queue {
                 fifo: VecDeque::new(),
@@ -70,6 +75,7 @@ impl Shared {
                 waiting: 0,
                 scheduled: false,
                 refused_full: false,
+                peers: per_peer.then(HashMap::new),
             }),
             room: Condvar::new(),
             capacity,
@@ -125,7 +131,7 @@ impl Shared {
                 message,
             });
         }
-        if queue.len() >= self.capacity {
+        if queue.len() >= self.capacity || !self.count_in(queue, message.first()) {
             queue.refused_full = true;
             return Err(SendError::Full(message));
         }
@@ -139,6 +145,39 @@ impl Shared {
             self.wake();
         }
         Ok(())
+    }
+
+    /// Counts a message in for its peer, unless the peer already has its
+    /// share of the queue. (Only for a socket that routes by peer.)
+    fn count_in(&self, queue: &mut Queue, peer: &[u8]) -> bool {
+        let Some(peers) = &mut queue.peers else {
+            return true;
+        };
+        let share = (self.capacity / 2).max(1);
+        match peers.get_mut(peer) {
+            Some(queued) if *queued >= share => false,
+            Some(queued) => {
+                *queued += 1;
+                true
+            }
+            None => {
+                peers.insert(peer.to_vec(), 1);
+                true
+            }
+        }
+    }
+
+    /// Counts a message out for its peer: it was sent, refused or taken.
+    pub(crate) fn count_out(&self, queue: &mut Queue, message: &Multipart) {
+        let Some(peers) = &mut queue.peers else {
+            return;
+        };
+        if let Some(queued) = peers.get_mut(message.first()) {
+            *queued -= 1;
+            if *queued == 0 {
+                peers.remove(message.first());
+            }
+        }
     }
 
     /// Bookkeeping after the source finished with `done` held messages (sent
@@ -158,6 +197,9 @@ impl Shared {
         let mut queue = self.lock();
         queue.closed = true;
         queue.fifo.clear();
+        if let Some(peers) = &mut queue.peers {
+            peers.clear();
+        }
         self.settle(&queue);
         self.room.notify_all();
     }

@@ -35,9 +35,19 @@ pub(crate) struct Core {
     parked: RefCell<Parked>,
     /// The batch being sent, kept to reuse its allocation.
     batch: RefCell<VecDeque<Multipart>>,
+    /// For a socket that routes by peer: messages sent in this batch, kept
+    /// until the queue's count of them by peer is brought down.
+    gone: RefCell<Vec<Multipart>>,
+    /// Held by the socket's [`Monitor`](crate::Monitor) while it lives:
+    /// libzmq allows one monitor per socket, and a second would silently end
+    /// the first.
+    pub(crate) monitoring: std::rc::Rc<()>,
     /// Until when the close should linger, granted by a flush and voided by
     /// any later use.
     grant: Cell<Option<Instant>>,
+    /// Messages sent straight to the socket, so far: whether a producer that
+    /// was told of room could send tells whether the socket meant it.
+    pub(crate) sent_directly: Cell<u64>,
 }
 
 /// What became of a message handed to the socket.
@@ -86,7 +96,10 @@ impl Core {
             wake_pending: Cell::new(false),
             parked: RefCell::default(),
             batch: RefCell::default(),
+            gone: RefCell::default(),
+            monitoring: std::rc::Rc::new(()),
             grant: Cell::new(None),
+            sent_directly: Cell::new(0),
         })
     }
 
@@ -121,10 +134,37 @@ impl Core {
         self.grant.set(Some(until));
     }
 
-    /// Whether messages are routed by their first frame to a peer that may
-    /// be full while others are not (ROUTER, STREAM).
-    pub(crate) fn per_peer(&self) -> bool {
-        self.per_peer
+    /// Sets a message aside for its full peer, behind the ones already
+    /// waiting for it. (The queue keeps any one peer to half of it.)
+    fn park(&self, message: Multipart) {
+        let mut parked = self.parked.borrow_mut();
+        parked
+            .lanes
+            .entry(message.first().to_vec())
+            .or_default()
+            .push_back(message);
+        parked.count += 1;
+    }
+
+    /// A message that left the queue, sent: a socket that routes by peer
+    /// keeps it until the queue's count by peer is brought down.
+    fn gone(&self, message: Multipart) {
+        if self.per_peer {
+            self.gone.borrow_mut().push(message);
+        }
+    }
+
+    /// Brings the queue's count by peer down for the messages that left it.
+    fn count_out(&self, queue: &mut crate::queue::Queue, pass: &SendPass, refused_before: usize) {
+        if !self.per_peer {
+            return;
+        }
+        for message in self.gone.borrow_mut().drain(..) {
+            self.shared.count_out(queue, &message);
+        }
+        for (_, message) in &pass.refused[refused_before..] {
+            self.shared.count_out(queue, message);
+        }
     }
 
     /// Whether messages wait, in the queue or set aside for a full peer.
@@ -157,6 +197,7 @@ impl Core {
             return match send_frame(&self.socket, first, zmq::DONTWAIT) {
                 Ok(()) => {
                     self.used();
+                    self.sent_directly.set(self.sent_directly.get() + 1);
                     Ok(())
                 }
                 Err(error) => self.borrowed_not_sent(failure(error), first, rest),
@@ -212,7 +253,10 @@ impl Core {
     fn send_now<'a>(&self, count: usize, frames: impl Iterator<Item = &'a [u8]>) -> Outcome {
         let outcome = send_frames(&self.socket, count, frames);
         match outcome {
-            Outcome::Sent => self.used(),
+            Outcome::Sent => {
+                self.used();
+                self.sent_directly.set(self.sent_directly.get() + 1);
+            }
             // The source's next dispatch meets the failure and reports it.
             Outcome::Fatal(_) => self.shared.wake(),
             _ => {}
@@ -228,14 +272,15 @@ impl Core {
     /// No callback runs in here: refused messages are collected for the
     /// caller, so that a callback that sends cannot overtake messages that
     /// are on their way.
-    pub(crate) fn send_queued(&self, limit: usize) -> Result<SendPass, zmq::Error> {
+    pub(crate) fn send_queued(&self, limit: usize, until: Until) -> Result<SendPass, zmq::Error> {
         let mut pass = SendPass::default();
         if self.per_peer {
-            self.send_parked(limit, &mut pass)?;
+            self.send_parked(limit, until, &mut pass)?;
         }
+        let stop = |pass: &SendPass| until == Until::Refused && !pass.refused.is_empty();
         let mut first_look = true;
         let mut batch = self.batch.borrow_mut();
-        while pass.done < limit {
+        while pass.done < limit && !stop(&pass) {
             {
                 let mut queue = self.shared.lock();
                 if first_look {
@@ -254,15 +299,16 @@ impl Core {
                 self.shared.settle(&queue);
             }
             let before = pass.done;
+            let refused_before = pass.refused.len();
             let mut fatal = None;
             let mut blocked = false;
-            while pass.done < limit {
+            while pass.done < limit && !stop(&pass) {
                 let Some(message) = batch.pop_front() else {
                     break;
                 };
                 if self.per_peer && self.parked.borrow().holds(message.first()) {
                     // Behind the messages its peer has not taken yet.
-                    self.parked.borrow_mut().park(message);
+                    self.park(message);
                     continue;
                 }
                 pass.tried = true;
@@ -275,8 +321,9 @@ impl Core {
                     Outcome::Sent => {
                         pass.done += 1;
                         pass.sent += 1;
+                        self.gone(message);
                     }
-                    Outcome::NotNow if self.per_peer => self.parked.borrow_mut().park(message),
+                    Outcome::NotNow if self.per_peer => self.park(message),
                     Outcome::NotNow | Outcome::NotItsTurn => {
                         batch.push_front(message);
                         blocked = true;
@@ -300,12 +347,13 @@ impl Core {
             batch.append(&mut queue.fifo);
             std::mem::swap(&mut *batch, &mut queue.fifo);
             self.shared.settle(&queue);
+            self.count_out(&mut queue, &pass, refused_before);
             self.shared.finished(&mut queue, pass.done - before);
             drop(queue);
             if let Some(error) = fatal {
                 return Err(error);
             }
-            if blocked {
+            if blocked || stop(&pass) {
                 break;
             }
         }
@@ -318,12 +366,18 @@ impl Core {
 
     /// Tries each full peer's oldest message again, and the ones behind it
     /// while the peer takes them.
-    fn send_parked(&self, limit: usize, pass: &mut SendPass) -> Result<(), zmq::Error> {
+    fn send_parked(
+        &self,
+        limit: usize,
+        until: Until,
+        pass: &mut SendPass,
+    ) -> Result<(), zmq::Error> {
         let mut parked = self.parked.borrow_mut();
         if parked.count == 0 {
             return Ok(());
         }
         let before = pass.done;
+        let refused_before = pass.refused.len();
         let mut fatal = None;
         'lanes: for lane in parked.lanes.values_mut() {
             while let Some(message) = lane.front() {
@@ -334,7 +388,9 @@ impl Core {
                 pass.tried = true;
                 match send_frames(&self.socket, message.frame_count(), message.frames()) {
                     Outcome::Sent => {
-                        lane.pop_front();
+                        if let Some(message) = lane.pop_front() {
+                            self.gone(message);
+                        }
                         pass.done += 1;
                         pass.sent += 1;
                     }
@@ -344,6 +400,9 @@ impl Core {
                             pass.refused.push((error, message));
                         }
                         pass.done += 1;
+                        if until == Until::Refused {
+                            break 'lanes;
+                        }
                     }
                     Outcome::Fatal(error) => {
                         fatal = Some(error);
@@ -357,6 +416,7 @@ impl Core {
         parked.lanes.retain(|_, lane| !lane.is_empty());
         drop(parked);
         let mut queue = self.shared.lock();
+        self.count_out(&mut queue, pass, refused_before);
         self.shared.finished(&mut queue, finished);
         drop(queue);
         match fatal {
@@ -375,6 +435,9 @@ impl Core {
         let mut queue = self.shared.lock();
         taken.extend(queue.fifo.drain(..));
         queue.held -= held;
+        for message in &taken {
+            self.shared.count_out(&mut queue, message);
+        }
         self.shared.settle(&queue);
         self.shared.finished(&mut queue, 0);
         drop(queue);
@@ -428,6 +491,16 @@ impl Drop for Pumping<'_> {
     }
 }
 
+/// How far [`Core::send_queued`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Until {
+    /// Until the limit, or the socket refuses for now.
+    Blocked,
+    /// As `Blocked`, or the first message refused for good, which it hands
+    /// back with the ones behind it still queued (a flush).
+    Refused,
+}
+
 /// Messages for full peers, by peer.
 #[derive(Debug, Default)]
 struct Parked {
@@ -438,14 +511,6 @@ struct Parked {
 impl Parked {
     fn holds(&self, peer: &[u8]) -> bool {
         self.count > 0 && self.lanes.contains_key(peer)
-    }
-
-    fn park(&mut self, message: Multipart) {
-        self.lanes
-            .entry(message.first().to_vec())
-            .or_default()
-            .push_back(message);
-        self.count += 1;
     }
 }
 

@@ -14,7 +14,7 @@ use calloop::{EventSource, Interest, Mode, Poll, PostAction, Readiness, Token, T
 
 use crate::monitor::Monitor;
 use crate::queue::Shared;
-use crate::socket::{Core, SendPass, SocketRef};
+use crate::socket::{Core, SendPass, SocketRef, Until};
 use crate::{Error, Frame, Multipart, SendError, Sender};
 
 /// How many messages one call of the source's `process_events` receives,
@@ -33,6 +33,9 @@ pub const DEFAULT_CAPACITY: usize = 1000;
 /// from the first delay to the last.
 const RETRY_FIRST: Duration = Duration::from_millis(5);
 const RETRY_LAST: Duration = Duration::from_millis(250);
+
+/// As long as anyone would wait: ten years.
+const FOREVER: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// What the source hands to its callback.
 #[derive(Debug)]
@@ -100,7 +103,10 @@ impl Builder {
     }
 
     /// The most messages the outgoing queue holds (default
-    /// [`DEFAULT_CAPACITY`]), counting those set aside for a full peer. A
+    /// [`DEFAULT_CAPACITY`]), counting those set aside for a full peer. For
+    /// a ROUTER or STREAM socket, one peer may have half of them at most:
+    /// more for that peer are refused as [`SendError::Full`], while the
+    /// others' are still taken. A
     /// full queue hands messages back instead of growing: that is the back
     /// pressure. With 0, nothing is ever queued: a message goes out at once
     /// from [`SocketHandle::send`] or comes back as [`SendError::Full`].
@@ -148,7 +154,8 @@ impl Builder {
             .map_err(Error::zmq("read ZMQ_TYPE"))?;
         let (wake, wake_source) = make_ping().map_err(Error::io("create the wake-up ping"))?;
         let can_send = !matches!(socket_type, zmq::SUB | zmq::PULL);
-        let shared = Arc::new(Shared::new(self.capacity, wake, can_send));
+        let per_peer = matches!(socket_type, zmq::ROUTER | zmq::STREAM);
+        let shared = Arc::new(Shared::new(self.capacity, wake, can_send, per_peer));
         let core = Rc::new(Core::new(socket, shared).map_err(Error::zmq("read ZMQ_FD"))?);
         Ok(ZmqSource {
             // ZMQ_FD only signals changes: a socket that has messages waiting
@@ -162,6 +169,7 @@ impl Builder {
             core,
             budget: self.budget,
             failed: false,
+            room_given_at: None,
         })
     }
 }
@@ -189,6 +197,10 @@ pub struct ZmqSource {
     budget: usize,
     /// Set once the source has reported `Event::Failed`.
     failed: bool,
+    /// Without a queue: how many messages had been sent straight to the
+    /// socket when `Event::Room` was last given, and whether the socket has
+    /// had news since.
+    room_given_at: Option<u64>,
 }
 
 impl ZmqSource {
@@ -276,14 +288,17 @@ impl ZmqSource {
     /// binding or connecting, to see everything.
     ///
     /// `context` must be the context the socket was made in: the monitor
-    /// talks to the socket over `inproc://`.
+    /// talks to the socket over `inproc://`. A socket has one monitor at a
+    /// time (libzmq's rule: a second would silently end the first); once
+    /// the [`Monitor`] is dropped, another may be made.
     ///
     /// # Errors
     ///
+    /// [`Error::MonitorInUse`] if the socket's monitor is still alive;
     /// [`Error::Zmq`] if libzmq refuses the monitor, or its socket cannot be
     /// made or connected.
     pub fn monitor(&self, context: &zmq::Context) -> Result<Monitor, Error> {
-        Monitor::new(context, &self.socket())
+        Monitor::new(context, &self.socket(), &self.core.monitoring)
     }
 
     /// Delivers the queued messages to ZeroMQ, waiting up to `timeout` for
@@ -308,7 +323,10 @@ impl ZmqSource {
     /// [`Error::Refused`] with the first message ZeroMQ refused for good (the
     /// ones behind it stay queued); [`Error::Zmq`] if the socket cannot go on.
     pub fn flush(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long to add to now is as good as for ever.
+        let deadline = Instant::now()
+            .checked_add(timeout)
+            .unwrap_or_else(|| Instant::now() + FOREVER);
         let core = &self.core;
         let mut wait = RETRY_FIRST;
         loop {
@@ -317,7 +335,9 @@ impl ZmqSource {
                 return Ok(());
             }
             core.touch();
-            let pass = core.send_queued(usize::MAX).map_err(Error::zmq("send"))?;
+            let pass = core
+                .send_queued(usize::MAX, Until::Refused)
+                .map_err(Error::zmq("send"))?;
             if let Some((error, message)) = pass.refused.into_iter().next() {
                 return Err(Error::Refused(SendError::Refused { error, message }));
             }
@@ -372,13 +392,16 @@ impl ZmqSource {
     /// - when ZMQ_EVENTS reports POLLOUT but the socket refused everything
     ///   (a ROUTER or STREAM socket whose waiting messages are all for full
     ///   peers), it returns `Retry`, to look again on a timer as well.
-    fn pump<F>(&mut self, mut woken_by_socket: bool, callback: &mut F) -> Result<Pumped, Error>
+    fn pump<F>(&mut self, woken_by_socket: bool, callback: &mut F) -> Result<Pumped, Error>
     where
         F: FnMut(Event, &mut SocketHandle),
     {
         let core = Rc::clone(&self.core);
         let _pumping = core.pumping();
         core.shared.lock().scheduled = true;
+        if woken_by_socket {
+            self.room_given_at = None;
+        }
         let mut received = 0;
         let mut sent = 0;
         // What the last read of ZMQ_EVENTS promised.
@@ -387,7 +410,7 @@ impl ZmqSource {
             let (got, drained) = self.receive(self.budget - received, callback)?;
             received += got;
             let pass = core
-                .send_queued(self.budget - sent)
+                .send_queued(self.budget - sent, Until::Blocked)
                 .map_err(Error::zmq("send"))?;
             sent += pass.done;
             if pass.sent > 0 {
@@ -412,13 +435,24 @@ impl ZmqSource {
             let events = events(&core.socket)?;
             let writable = events.contains(zmq::POLLOUT);
             if waiting_for_room && writable {
-                // Without a queue, room means the socket can send again. For a
-                // ROUTER or STREAM socket that may be another peer's room:
-                // there, only news from the socket (or the timer) counts, once.
-                if !core.per_peer() || woken_by_socket {
-                    woken_by_socket = false;
+                // Without a queue, room means the socket can send again. But
+                // a socket that said so, and then refused the very first
+                // message that came on Room (a ROUTER or STREAM socket whose
+                // peer is full while another is not, an XPUB with
+                // ZMQ_XPUB_NODROP), said it for someone else: then only news
+                // from the socket, or the timer, makes for another Room.
+                let directly = core.sent_directly.get();
+                if self.room_given_at != Some(directly) {
+                    self.room_given_at = Some(directly);
                     core.shared.take_room_without_queue();
                     callback(Event::Room, &mut SocketHandle::new(&core));
+                    // Each Room counts against the budget, so a producer that
+                    // sends a message per Room still lets the loop go on.
+                    sent += 1;
+                    if sent >= self.budget {
+                        core.shared.wake();
+                        return Ok(Pumped::Sleep);
+                    }
                     continue;
                 }
                 return Ok(Pumped::Retry);
@@ -566,6 +600,9 @@ impl EventSource for ZmqSource {
         }
         let outcome = match drained {
             Ok(_) => self.pump(woken_by_socket || fired, &mut callback),
+            // A second call for the same wake-up (a wrapping source that
+            // dispatches this one by hand, say) finds the ping drained.
+            Err(error) if would_block(&error) => self.pump(woken_by_socket || fired, &mut callback),
             Err(error) => Err(Error::Io {
                 operation: "drain the wake-up ping",
                 source: std::io::Error::other(error),
@@ -729,6 +766,13 @@ fn send_borrowed<const N: usize>(core: &Core, frames: [&[u8]; N]) -> Result<(), 
         Some((first, rest)) => core.send_borrowed(first, rest),
         None => Ok(()),
     }
+}
+
+/// Whether the ping's error is only that there was nothing to drain.
+fn would_block(error: &calloop::ping::PingError) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|error| error.kind() == std::io::ErrorKind::WouldBlock)
 }
 
 /// ZMQ_EVENTS, read again on EINTR.

@@ -260,18 +260,25 @@ fn a_message_whose_peer_vanishes_midway_arrives_whole_at_another() {
         vanishing.recv_bytes(0).unwrap();
         staying.recv_bytes(0).unwrap();
 
-        // The first frame tells the other thread to drop the peer.
-        let (started, start) = std::sync::mpsc::channel();
-        let going = thread::spawn(move || {
-            start.recv().unwrap();
-            drop(vanishing);
-        });
+        // The other thread drops the peer as the sending starts. It spins,
+        // rather than sleep on a channel, so that it goes at once even on a
+        // busy machine.
+        let go = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let going = {
+            let go = std::sync::Arc::clone(&go);
+            thread::spawn(move || {
+                while !go.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+                drop(vanishing);
+            })
+        };
         let sender = push.sender();
         sender.try_send(long.clone()).unwrap();
         let mut event_loop: EventLoop<()> = EventLoop::try_new().unwrap();
         let handle = event_loop.handle();
         handle.insert_source(push, |_, _, _| {}).unwrap();
-        started.send(()).unwrap();
+        go.store(true, std::sync::atomic::Ordering::Relaxed);
         let deadline = std::time::Instant::now() + DEADLINE;
         while sender.queued() > 0 {
             assert!(

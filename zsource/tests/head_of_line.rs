@@ -123,7 +123,7 @@ fn mandatory_router_with_a_full_peer_sleeps_and_serves_the_others() {
 #[test]
 fn stream_socket_with_a_full_peer_sleeps_and_serves_the_others() {
     const CHUNK: usize = 256 * 1024;
-    const FOR_SLOW: usize = 64;
+    const FOR_SLOW: usize = 40;
     let context = zmq::Context::new();
     let stream = context.socket(zmq::STREAM).unwrap();
     stream.set_sndhwm(1).unwrap();
