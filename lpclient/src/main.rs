@@ -30,9 +30,6 @@ struct Args {
     /// Endpoint of the server.
     #[arg(long, default_value = "tcp://localhost:5555")]
     connect: String,
-    /// How many requests to make.
-    #[arg(long, default_value_t = 10)]
-    requests: u32,
     /// How long to wait for each reply before sending the request again on a
     /// new socket.
     #[arg(long, value_name = "MS", default_value_t = 2500,
@@ -43,6 +40,9 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..))]
     retries: u32,
+    /// How many requests to make.
+    #[arg(long, default_value_t = 10)]
+    requests: u32,
 }
 
 /// A reply is "World": a longer one is skipped, with a warning.
@@ -54,7 +54,6 @@ fn main() -> ExitCode {
         let mut event_loop: EventLoop<Client> = EventLoop::try_new()?;
         zhelpers::stop_on_ctrl_c(&event_loop)?;
 
-        println!("Connecting to hello world server...");
         let mut client = Client {
             replies: 0,
             requests: args.requests,
@@ -69,6 +68,7 @@ fn main() -> ExitCode {
             signal: event_loop.get_signal(),
             failure: None,
         };
+        println!("Connecting to hello world server...");
         let requester = client.connect()?;
         if client.requests == 0 {
             return Ok(());
