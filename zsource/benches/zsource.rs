@@ -219,8 +219,9 @@ enum Producer {
     Blocking,
     /// A thread on `Sender::send`, which waits for room.
     SenderSend,
-    /// A thread on `Sender::try_send`, pausing for 20 us whenever the queue is
-    /// full (a thread that spun instead would take a core from the others).
+    /// A thread on `Sender::try_send`, which waits in `Sender::send` when
+    /// the queue is full (a thread that spun instead would take a core from
+    /// the others).
     SenderTrySend,
     /// The loop's own thread, with `ZmqSource::send_borrowed`, a batch per
     /// turn of the loop.
@@ -281,11 +282,8 @@ fn send_path(count: usize, producer: Producer) -> f64 {
         })),
         Producer::SenderTrySend => Some(thread::spawn(move || {
             for _ in 0..count {
-                let mut message = zsource::Multipart::from(&PAYLOAD);
-                while let Err(zsource::SendError::Full(back)) = sender.try_send(message) {
-                    message = back;
-                    // A full queue drains in about 200 us here.
-                    thread::sleep(std::time::Duration::from_micros(20));
+                if let Err(zsource::SendError::Full(back)) = sender.try_send(&PAYLOAD) {
+                    sender.send(back).unwrap();
                 }
             }
         })),

@@ -489,32 +489,45 @@ impl ZmqSource {
             return Ok((0, false));
         }
         let mut received = 0;
-        while received < limit && core.shared.receiving() {
+        // One handle for the burst, made again only if a callback swapped
+        // it for another source's (which safe code can do).
+        let mut handle = SocketHandle::new(core);
+        let outcome = loop {
+            if received == limit || !core.shared.receiving() {
+                break Ok((received, false));
+            }
             // The hot path of a busy socket: the message is built where it is
             // received, and moved once, into the event.
             let mut first = zmq::Message::new();
             match core.socket.recv(&mut first, zmq::DONTWAIT) {
                 Ok(()) => {}
                 Err(zmq::Error::EINTR) => continue,
-                Err(zmq::Error::EAGAIN) => return Ok((received, true)),
+                Err(zmq::Error::EAGAIN) => break Ok((received, true)),
                 // A REQ socket after its reply, or a REP socket whose request
                 // is still unanswered, cannot receive now.
-                Err(zmq::Error::EFSM) => return Ok((received, false)),
-                Err(error) => return Err(Error::zmq("recv")(error)),
+                Err(zmq::Error::EFSM) => break Ok((received, false)),
+                Err(error) => break Err(Error::zmq("recv")(error)),
             }
             let rest = match first.get_more() {
-                true => recv_rest(&core.socket).map_err(Error::zmq("recv"))?,
+                true => match recv_rest(&core.socket) {
+                    Ok(rest) => rest,
+                    Err(error) => break Err(Error::zmq("recv")(error)),
+                },
                 false => Vec::new(),
             };
             received += 1;
+            // Receiving cancels a linger a flush granted (in an earlier
+            // callback, say).
             core.used();
-            let mut handle = SocketHandle::new(core);
+            if !Rc::ptr_eq(&handle.core, core) {
+                handle = SocketHandle::new(core);
+            }
             callback(
                 Event::Message(Multipart::from_parts(first, rest)),
                 &mut handle,
             );
-        }
-        Ok((received, false))
+        };
+        outcome
     }
 
     /// Hands the callback the messages the sends refused; says whether there
