@@ -492,7 +492,7 @@ impl ZmqSource {
         // One handle for the burst, made again only if a callback swapped
         // it for another source's (which safe code can do).
         let mut handle = SocketHandle::new(core);
-        let outcome = loop {
+        loop {
             if received == limit || !core.shared.receiving() {
                 break Ok((received, false));
             }
@@ -526,8 +526,7 @@ impl ZmqSource {
                 Event::Message(Multipart::from_parts(first, rest)),
                 &mut handle,
             );
-        };
-        outcome
+        }
     }
 
     /// Hands the callback the messages the sends refused; says whether there
