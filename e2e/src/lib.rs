@@ -34,6 +34,24 @@ use std::time::{Duration, Instant};
 /// never waits this long.
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
+/// How soon a program that runs until stopped must exit after SIGINT
+/// (Ctrl-C) or SIGTERM (docs/DESIGN.md, "Behaviour every program shares").
+pub const STOP: Duration = Duration::from_millis(250);
+
+/// The endpoint every test server binds: any free port on loopback, read
+/// back from its `listening on` line. Never a fixed port: this machine is
+/// shared, and a test on a fixed port can pass by talking to a stranger.
+pub const ANY_PORT: &str = "tcp://127.0.0.1:*";
+
+/// A workload, a work time or a timeout no test waits out.
+pub const A_MINUTE: &str = "60000";
+
+/// What `taskvent` prints while it waits for Enter, as the guide's does.
+pub const PROMPT: &str = "Press Enter when the workers are ready: ";
+
+/// The first line a weather client prints, ours and the guide's.
+pub const COLLECTING: &str = "Collecting updates from weather server...";
+
 /// The directory cargo puts the workspace's programs in, for the profile
 /// these tests were built with.
 pub fn build_dir() -> &'static Path {

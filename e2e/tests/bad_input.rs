@@ -31,9 +31,9 @@
 //! since the client connected, never reconnects: only `--timeout-ms` gets
 //! it going again.
 
-use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines, hwclient_output};
-
-const ANY_PORT: &str = "tcp://127.0.0.1:*";
+use e2e::{
+    ANY_PORT, DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines, hwclient_output,
+};
 
 /// Starts the foreign peer: a socket of `kind` (`req`, `rep`, `pub` or
 /// `push`) that binds or connects (`--bind` or `--connect`) to `endpoint`

@@ -1,11 +1,8 @@
 //! Hello world end to end: `hwserver` and `hwclient` as real processes.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use e2e::{DEADLINE, IpcEndpoint, Process, Stream};
-
-/// How soon a program must exit after Ctrl-C (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
+use e2e::{DEADLINE, IpcEndpoint, Process, STOP, Stream};
 
 #[test]
 fn client_and_server_print_the_guides_lines() {

@@ -2,12 +2,7 @@
 //! --retries M`: a client that survives a server restart and gives up
 //! cleanly on a server that is gone or too slow.
 
-use std::time::Duration;
-
-use e2e::{DEADLINE, IpcEndpoint, Process, Stream, hwclient_output};
-
-/// How soon a program must exit after Ctrl-C (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
+use e2e::{DEADLINE, IpcEndpoint, Process, STOP, Stream, hwclient_output};
 
 #[test]
 fn with_retries_the_client_survives_a_server_restart() {

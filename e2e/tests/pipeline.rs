@@ -2,20 +2,11 @@
 //! as real processes, with each other and with the guide's programs on zmq.rs
 //! (`zmqrs-peer taskvent`, `taskwork` and `tasksink`).
 
-use std::time::Duration;
-
-use e2e::{DEADLINE, Output, Process, Stream};
-
-/// How soon a program must exit after Ctrl-C (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
-
-const ANY_PORT: &str = "tcp://127.0.0.1:*";
+use e2e::{ANY_PORT, DEADLINE, Output, PROMPT, Process, STOP, Stream};
 
 /// A valid endpoint that no one binds: an inproc name in the program's own
 /// context.
 const NOWHERE: &str = "inproc://nowhere";
-
-const PROMPT: &str = "Press Enter when the workers are ready: ";
 
 /// Starts our sink for a batch of `tasks`, and returns it with its endpoint.
 fn sink(tasks: usize) -> (Process, String) {

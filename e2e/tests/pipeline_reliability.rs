@@ -10,17 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream};
-
-/// How soon a program must exit after Ctrl-C or SIGTERM (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
-
-const ANY_PORT: &str = "tcp://127.0.0.1:*";
-
-const PROMPT: &str = "Press Enter when the workers are ready: ";
-
-/// A workload no test waits for: a worker given it is busy until stopped.
-const A_MINUTE: &str = "60000";
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Output, PROMPT, Process, STOP, Stream};
 
 /// Starts our sink, and returns it with its endpoint.
 fn sink(bind: &str, tasks: usize, extra: &[&str]) -> (Process, String) {

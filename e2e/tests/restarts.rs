@@ -1,5 +1,5 @@
 //! Start order and restarts: a client started before its server connects
-//! when the server appears (DESIGN.md), and when its server goes away and
+//! when the server appears (docs/DESIGN.md), and when its server goes away and
 //! another takes its place, the client carries on with the new one.
 //!
 //! The other test files cover much of this:
@@ -25,14 +25,10 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-use e2e::{DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
-
-const ANY_PORT: &str = "tcp://127.0.0.1:*";
+use e2e::{ANY_PORT, COLLECTING, DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
 
 /// How many updates the client averages. Its filter, "", matches them all.
 const UPDATES: u32 = 100_000;
-
-const COLLECTING: &str = "Collecting updates from weather server...";
 
 /// The first of two servers: it publishes fewer updates than the client
 /// wants, then exits by itself. The client cannot complete with it alone,

@@ -1,6 +1,6 @@
 //! Stopping: every program that runs until stopped exits with status 0
 //! within 250 ms of SIGINT (Ctrl-C) and of SIGTERM, idle, in the middle of
-//! its stream, and after its peers have gone (DESIGN.md).
+//! its stream, and after its peers have gone (docs/DESIGN.md).
 //!
 //! The other test files cover much of that matrix; this one fills in the
 //! rest. The whole matrix, cell by cell (INT and TERM are the signals,
@@ -53,18 +53,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use e2e::{DEADLINE, IpcEndpoint, Process, Stream};
-
-/// How soon a program must exit after SIGINT or SIGTERM (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
-
-const ANY_PORT: &str = "tcp://127.0.0.1:*";
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, STOP, Stream};
 
 /// A request or update count no test reaches: the client runs until stopped.
 const FOREVER: &str = "4000000000";
-
-/// Work that takes longer than any test waits.
-const A_MINUTE: &str = "60000";
 
 /// What a scene keeps alive until its process has stopped: peer processes,
 /// sockets of the test's own, endpoints.

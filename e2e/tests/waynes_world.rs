@@ -5,12 +5,8 @@ use std::fs;
 use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use e2e::{DEADLINE, Output, Process, Stream, TempDir, complete_lines, program};
-
-/// How soon a program must exit after Ctrl-C (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
+use e2e::{DEADLINE, Output, Process, STOP, Stream, TempDir, complete_lines, program};
 
 /// Milliseconds between one camera and the next, so tests see many quickly.
 const INTERVAL_MS: &str = "20";

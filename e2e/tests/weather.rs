@@ -5,15 +5,9 @@
 //! guide's "slow joiner"), so the tests count updates and never expect a
 //! particular first one.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use e2e::{DEADLINE, Output, Process, Stream, TempDir};
-
-/// How soon a program must exit after Ctrl-C (DESIGN.md).
-const STOP: Duration = Duration::from_millis(250);
-
-/// The first line a client prints, ours and the guide's.
-const COLLECTING: &str = "Collecting updates from weather server...";
+use e2e::{COLLECTING, DEADLINE, Output, Process, STOP, Stream, TempDir};
 
 /// Checks a client's output, `Collecting...` then the average line for
 /// `filter`, and returns the average.
