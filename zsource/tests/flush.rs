@@ -20,7 +20,7 @@ struct Seen {
 }
 
 #[test]
-fn flush_loses_the_refused_messages_after_the_first() {
+fn flush_keeps_the_messages_behind_a_refused_one() {
     let context = zmq::Context::new();
     let router = context.socket(zmq::ROUTER).unwrap();
     router.set_router_mandatory(true).unwrap();
@@ -64,7 +64,7 @@ fn flush_loses_the_refused_messages_after_the_first() {
 }
 
 #[test]
-fn flush_swallows_the_room_event() {
+fn flush_leaves_the_room_event_to_come() {
     let context = zmq::Context::new();
     let push = context.socket(zmq::PUSH).unwrap();
     let endpoint = bind(&push, Transport::Tcp);

@@ -61,7 +61,7 @@ struct Seen {
 }
 
 #[test]
-fn capacity_zero_room_then_retry_in_the_callback_never_leaves_dispatch() {
+fn capacity_zero_room_then_retry_in_the_callback_lets_the_dispatch_end() {
     const GIVE_UP: usize = 1_000;
     let context = zmq::Context::new();
     let (router, _peers) = router_with_a_full_peer(&context);
@@ -110,7 +110,7 @@ fn capacity_zero_room_then_retry_in_the_callback_never_leaves_dispatch() {
 }
 
 #[test]
-fn capacity_zero_room_then_retry_between_turns_busy_spins() {
+fn capacity_zero_room_then_retry_between_turns_sleeps() {
     let context = zmq::Context::new();
     let (router, _peers) = router_with_a_full_peer(&context);
     let source = ZmqSource::builder().capacity(0).build(router).unwrap();
@@ -156,7 +156,7 @@ fn capacity_zero_room_then_retry_between_turns_busy_spins() {
 }
 
 #[test]
-fn take_queued_swallows_the_room_event() {
+fn take_queued_leaves_the_room_event_to_come() {
     let context = zmq::Context::new();
     let push = context.socket(zmq::PUSH).unwrap();
     let endpoint = bind(&push, Transport::Tcp);
@@ -217,7 +217,7 @@ unsafe extern "C" {
 /// always set; a send meets EAGAIN while a subscriber is at its HWM), one
 /// subscriber that does not read.
 #[test]
-fn capacity_zero_xpub_nodrop_room_then_retry_busy_spins() {
+fn capacity_zero_xpub_nodrop_room_then_retry_sleeps() {
     let context = zmq::Context::new();
     let mut xpub = context.socket(zmq::XPUB).unwrap();
     let one: std::os::raw::c_int = 1;
