@@ -13,8 +13,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/zguide-demo.XXXXXX")
 pids=""
 
 # Stop every process this script started, whatever way the script ends.
+# The shell's job table has a program from the moment it is started, before
+# `start` has noted its pid: a signal between the two would otherwise leave
+# that program running.
 cleanup() {
     trap - EXIT INT TERM
+    jobs -p >"$work/jobs" 2>/dev/null || true
+    pids="$pids $(cat "$work/jobs" 2>/dev/null || true)"
     for pid in $pids; do
         kill "$pid" 2>/dev/null || true
     done

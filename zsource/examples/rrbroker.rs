@@ -37,42 +37,6 @@ struct Args {
     backend: String,
 }
 
-/// One direction through the broker: the queue messages go to, the source
-/// they come from, and a message held back while that queue is full.
-struct Direction {
-    to: Sender,
-    from: Sender,
-    held: Option<Multipart>,
-}
-
-impl Direction {
-    /// Sends a message on; if the queue is full, holds it and stops reading
-    /// where it came from.
-    fn forward(&mut self, message: Multipart) {
-        if let Err(SendError::Full(message)) = self.to.try_send(message) {
-            self.held = Some(message);
-            self.from.pause_receiving();
-        }
-    }
-
-    /// The queue has room again: send what was held, and read on.
-    fn resume(&mut self) {
-        if let Some(message) = self.held.take() {
-            self.forward(message);
-        }
-        if self.held.is_none() {
-            self.from.resume_receiving();
-        }
-    }
-}
-
-/// What the two callbacks share: requests go to the backend, replies to the
-/// frontend.
-struct Broker {
-    requests: Direction,
-    replies: Direction,
-}
-
 fn main() -> ExitCode {
     zhelpers::main(|| {
         let args = Args::parse();
@@ -116,4 +80,40 @@ fn main() -> ExitCode {
         event_loop.run(None, &mut broker, |_| {})?;
         Ok(())
     })
+}
+
+/// One direction through the broker: the queue messages go to, the source
+/// they come from, and a message held back while that queue is full.
+struct Direction {
+    to: Sender,
+    from: Sender,
+    held: Option<Multipart>,
+}
+
+impl Direction {
+    /// Sends a message on; if the queue is full, holds it and stops reading
+    /// where it came from.
+    fn forward(&mut self, message: Multipart) {
+        if let Err(SendError::Full(message)) = self.to.try_send(message) {
+            self.held = Some(message);
+            self.from.pause_receiving();
+        }
+    }
+
+    /// The queue has room again: send what was held, and read on.
+    fn resume(&mut self) {
+        if let Some(message) = self.held.take() {
+            self.forward(message);
+        }
+        if self.held.is_none() {
+            self.from.resume_receiving();
+        }
+    }
+}
+
+/// What the two callbacks share: requests go to the backend, replies to the
+/// frontend.
+struct Broker {
+    requests: Direction,
+    replies: Direction,
 }
