@@ -37,7 +37,7 @@ const SERVER: &str = match CAMERA.as_bytes() {
 
 /// Prints every message the Wayne's World server publishes on one socket.
 #[derive(Parser)]
-#[command(version = zhelpers::version!(), about)]
+#[command(name = env!("CARGO_BIN_NAME"), version = zhelpers::version!(), about)]
 struct Args {
     /// Endpoint of the server's socket for this camera.
     #[arg(long, default_value = SERVER)]

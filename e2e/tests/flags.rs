@@ -1,0 +1,77 @@
+//! What every program says about itself: `--help` shows its usage, and
+//! `--version` names its version and the libzmq it is linked with, as the
+//! guide's chapter 1 "Version Reporting" program does:
+//! `hwserver 0.1.0 (libzmq 4.3.4)`. The programs are found in the
+//! workspace, so a new one cannot be missed.
+
+use std::fs;
+
+use e2e::{DEADLINE, Process, workspace_root};
+
+/// Every program in the workspace: each package's `src/main.rs`, named
+/// after its package, and each of its `src/bin/*.rs`.
+fn programs() -> Vec<String> {
+    let root = workspace_root();
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+    let members = manifest
+        .split_once("members = [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .expect("the workspace lists its members")
+        .0;
+    let mut programs = Vec::new();
+    for member in members.split(',').map(|m| m.trim().trim_matches('"')) {
+        // The harness's own peers are not the project's programs.
+        if member.is_empty() || member == "e2e" {
+            continue;
+        }
+        let source = root.join(member).join("src");
+        if source.join("main.rs").exists() {
+            programs.push(member.to_string());
+        }
+        if let Ok(bins) = fs::read_dir(source.join("bin")) {
+            for bin in bins {
+                let name = bin.expect("read src/bin").file_name();
+                let name = name.to_string_lossy();
+                if let Some(stem) = name.strip_suffix(".rs") {
+                    programs.push(stem.to_string());
+                }
+            }
+        }
+    }
+    programs.sort();
+    programs
+}
+
+#[test]
+fn the_programs_are_found() {
+    let programs = programs();
+    for expected in ["hwserver", "lpclient", "taskvent", "camera2"] {
+        assert!(programs.iter().any(|p| p == expected), "{programs:?}");
+    }
+}
+
+#[test]
+fn every_program_names_its_libzmq_version() {
+    let (major, minor, patch) = zmq::version();
+    for program in programs() {
+        let mut process = Process::start(&program, &["--version"]);
+        let output = process.wait_success(DEADLINE);
+        assert_eq!(
+            output.stdout,
+            format!("{program} 0.1.0 (libzmq {major}.{minor}.{patch})\n"),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn every_program_answers_help() {
+    for program in programs() {
+        let mut process = Process::start(&program, &["--help"]);
+        let output = process.wait_success(DEADLINE);
+        assert!(
+            output.stdout.contains(&format!("Usage: {program}")),
+            "{output}"
+        );
+    }
+}
