@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{DEADLINE, Output, Process, Stream, workspace_root};
+use e2e::{DEADLINE, Output, Process, Stream, hwclient_output, workspace_root};
 
 /// A script's run, generous for a busy machine; the scripts themselves
 /// finish in a few seconds.
@@ -21,9 +21,19 @@ fn run(script: &str, args: &[&str]) -> Output {
 
 #[test]
 fn every_script_answers_help() {
-    for script in ["hello.sh", "weather.sh", "pipeline.sh", "waynes-world.sh"] {
+    // Every script in the directory, so that a new one cannot be missed.
+    let mut scripts: Vec<String> = std::fs::read_dir(workspace_root().join("scripts"))
+        .expect("list scripts/")
+        .map(|entry| entry.expect("read scripts/").file_name())
+        .filter_map(|name| name.into_string().ok())
+        .filter(|name| name.ends_with(".sh") && name != "common.sh")
+        .collect();
+    scripts.sort();
+    assert!(scripts.len() >= 5, "{scripts:?}");
+    for script in &scripts {
         let output = run(script, &["--help"]);
-        assert!(output.stdout.starts_with("Usage: scripts/"), "{output}");
+        let usage = format!("Usage: scripts/{script}");
+        assert!(output.stdout.starts_with(&usage), "{output}");
     }
 }
 
@@ -115,6 +125,26 @@ fn pipeline_with_several_counts_prints_a_table_and_a_chart() {
     assert!(output.stdout.contains("workers  expected cost"), "{output}");
     assert!(output.stdout.contains("  1 worker(s) | #"), "{output}");
     assert!(output.stdout.contains("  2 worker(s) | #"), "{output}");
+}
+
+#[test]
+fn lazy_pirate_carries_on_through_a_killed_server() {
+    let output = run(
+        "lazy-pirate.sh",
+        &["--requests", "5", "--kill-after", "2", "--down-ms", "300"],
+    );
+    // Every request answered, in order, although the server died with one.
+    assert_eq!(output.stdout, hwclient_output(5), "{output}");
+    assert!(
+        output.stderr.contains("--- hwserver killed;")
+            && output.stderr.contains("--- hwserver started again ---")
+            // The request the server died with: on a busy machine, maybe
+            // a later one than the third.
+            && output
+                .stderr
+                .contains("in 1000 ms, retrying on a new socket (attempt 2 of 3)"),
+        "{output}"
+    );
 }
 
 #[test]
