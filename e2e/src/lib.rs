@@ -625,6 +625,33 @@ pub fn complete_lines(text: &str) -> std::str::Lines<'_> {
     text[..text.rfind('\n').map_or(0, |end| end + 1)].lines()
 }
 
+/// Where a cell of a coverage matrix is tested: a test function in a file
+/// of `e2e/tests/`. The matrices (which program is stopped in which state,
+/// fed which bad input, restarted how) are tables of these, so a test can
+/// check that no cell is missing and that each names a real test.
+#[derive(Debug, Clone, Copy)]
+pub struct Tested {
+    /// The file in `e2e/tests/`, `"hello.rs"`.
+    pub file: &'static str,
+    /// The test function in it.
+    pub test: &'static str,
+}
+
+impl Tested {
+    /// Panics unless the file has a `#[test]` function of that name.
+    pub fn assert_exists(&self) {
+        let path = workspace_root().join("e2e/tests").join(self.file);
+        let source = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        assert!(
+            source.contains(&format!("#[test]\nfn {}() {{", self.test)),
+            "{}: no test {}",
+            self.file,
+            self.test
+        );
+    }
+}
+
 /// Locks the output, even if a failed test poisoned the lock: what was
 /// printed is still worth showing, and the process must still be killed.
 fn lock(shared: &Shared) -> MutexGuard<'_, Output> {

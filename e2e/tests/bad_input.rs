@@ -4,36 +4,124 @@
 //! gets its result, or is still counted as one), the program keeps running,
 //! and the good messages after it still arrive.
 //!
-//! Which kinds each program is tried with, and where: "here", "weather"
-//! (weather.rs), "pipeline" (pipeline.rs), "ww" (waynes_world.rs), or "n/a"
-//! where the kind is a good message: any text is a request, a reply or a
-//! picture, and any message at all is a result.
-//!
-//! | program  | does not parse | not UTF-8 | empty     | multipart | over the cap |
-//! |----------|----------------|-----------|-----------|-----------|--------------|
-//! | hwserver | n/a            | here      | here      | here      | here (1)     |
-//! | hwclient | n/a            | here      | here      | here      | here (2)     |
-//! | wuclient | weather        | weather   | weather   | weather   | weather      |
-//! | taskwork | pipeline       | pipeline  | pipeline  | pipeline  | pipeline     |
-//! | tasksink | n/a            | n/a       | n/a       | pipeline  | here (1)     |
-//! | camera1  | n/a            | here, ww  | here, ww  | here, ww  | here, ww     |
-//! | camera2  | n/a            | here      | here      | here      | here         |
-//!
-//! (1) A bound server caps what it takes with ZMQ_MAXMSGSIZE, and libzmq
-//! drops a peer that sends more, connection and all: the server's own code
-//! never sees the message, so it cannot warn. (A socket monitor would not
-//! help: it reports ZMQ_EVENT_DISCONNECTED, as for any peer that leaves.)
-//! These tests check that the server goes on, and that a good message from
-//! a new connection gets through.
-//!
-//! (2) Twice: over hwclient's own cap, skipped with a warning, and over the
-//! far higher ZMQ_MAXMSGSIZE it sets, where libzmq drops the connection and,
-//! since the client connected, never reconnects: only `--timeout-ms` gets
-//! it going again.
+//! Which kinds each program is tried with, and where, is the table
+//! [`MATRIX`]; `the_matrix_names_real_tests` checks it.
 
 use e2e::{
-    ANY_PORT, DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines, hwclient_output,
+    ANY_PORT, DEADLINE, IpcEndpoint, Output, Process, Stream, Tested, complete_lines,
+    hwclient_output,
 };
+
+/// The kinds of bad input: the columns of [`MATRIX`].
+const KINDS: [&str; 5] = [
+    "does not parse",
+    "not UTF-8",
+    "empty",
+    "multipart",
+    "over the cap",
+];
+
+/// Where one program is tried with one kind of bad input.
+#[derive(Clone, Copy)]
+enum Cell {
+    Tested(Tested),
+    /// The kind is a good message for this program: any text is a request,
+    /// a reply or a picture, and any message at all is a result.
+    Good,
+}
+use Cell::Good;
+
+const fn here(test: &'static str) -> Cell {
+    at("bad_input.rs", test)
+}
+
+const fn at(file: &'static str, test: &'static str) -> Cell {
+    Cell::Tested(Tested { file, test })
+}
+
+const WEATHER: Cell = at(
+    "weather.rs",
+    "malformed_updates_are_warned_about_and_skipped",
+);
+const WORKER: Cell = at(
+    "pipeline.rs",
+    "a_worker_sends_a_result_for_every_task_even_a_malformed_one",
+);
+const REPLIES: Cell = here("clients_warn_about_malformed_replies_and_ask_again");
+const CAMERAS: Cell = here("cameras_warn_about_malformed_messages_and_go_on");
+
+/// Every program that receives, and where it is tried with each of
+/// [`KINDS`]. (The others only send: wuserver, waynes-world, taskvent,
+/// whose input is Enter.)
+///
+/// Over the cap, a bound server caps what it takes with ZMQ_MAXMSGSIZE,
+/// and libzmq drops a peer that sends more, connection and all: the
+/// server's own code never sees the message, so it cannot warn. (A socket
+/// monitor would not help: it reports ZMQ_EVENT_DISCONNECTED, as for any
+/// peer that leaves.) Its tests check that the server goes on, and that a
+/// good message from a new connection gets through. A client is tried
+/// twice: over its own cap, skipped with a warning, and over the far
+/// higher ZMQ_MAXMSGSIZE it sets, where libzmq drops the connection and,
+/// since the client connected, never reconnects: only lpclient's new
+/// socket gets it going again.
+const MATRIX: &[(&str, [Cell; 5])] = &[
+    (
+        "hwserver",
+        [
+            Good,
+            here("hwserver_warns_about_malformed_requests_and_still_replies"),
+            here("empty_requests_and_replies_are_warned_about"),
+            here("hwserver_warns_about_malformed_requests_and_still_replies"),
+            here("hwserver_answers_every_request_up_to_its_cap"),
+        ],
+    ),
+    (
+        "hwclient",
+        [
+            Good,
+            REPLIES,
+            here("empty_requests_and_replies_are_warned_about"),
+            REPLIES,
+            REPLIES,
+        ],
+    ),
+    (
+        "lpclient",
+        [
+            Good,
+            REPLIES,
+            here("empty_requests_and_replies_are_warned_about"),
+            REPLIES,
+            here("lpclient_survives_a_reply_over_libzmqs_cap"),
+        ],
+    ),
+    ("wuclient", [WEATHER; 5]),
+    ("taskwork", [WORKER; 5]),
+    (
+        "tasksink",
+        [
+            Good,
+            Good,
+            Good,
+            at("pipeline.rs", "a_sink_counts_whatever_a_worker_sends"),
+            here("tasksink_survives_a_message_over_its_size_cap"),
+        ],
+    ),
+    ("camera1", [Good, CAMERAS, CAMERAS, CAMERAS, CAMERAS]),
+    ("camera2", [Good, CAMERAS, CAMERAS, CAMERAS, CAMERAS]),
+];
+
+#[test]
+fn the_matrix_names_real_tests() {
+    for (program, cells) in MATRIX {
+        for (kind, cell) in KINDS.iter().zip(cells) {
+            if let Cell::Tested(tested) = cell {
+                eprintln!("{program}, {kind}: {}", tested.test);
+                tested.assert_exists();
+            }
+        }
+    }
+}
 
 /// Starts the foreign peer: a socket of `kind` (`req`, `rep`, `pub` or
 /// `push`) that binds or connects (`--bind` or `--connect`) to `endpoint`
@@ -148,27 +236,30 @@ fn hwserver_reads_a_request_as_c_does() {
 }
 
 #[test]
-fn hwclient_warns_about_malformed_replies_and_asks_again() {
-    // A reply over the client's 1024 bytes, but under libzmq's cap, which
-    // it sets far higher: hwclient sees that one and skips it itself.
-    let server = bad_peer(
-        "rep",
-        "--bind",
-        ANY_PORT,
-        &["hex:fffe", "World|extra", "bytes:2000", "World"],
-    );
-    let endpoint = server.endpoint();
-    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "2"]);
-    let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, hwclient_output(2), "{output}");
-    assert_warned_about(
-        &output,
-        &["[255, 254]", r#"["World", "extra"]"#, "(2000 bytes)"],
-    );
-    // Each malformed reply was asked again for.
-    server.wait_until("five requests", DEADLINE, |output| {
-        (output.stdout == "request: \"Hello\"\n".repeat(5)).then_some(())
-    });
+fn clients_warn_about_malformed_replies_and_ask_again() {
+    for client in ["hwclient", "lpclient"] {
+        // A reply over the client's 1024 bytes, but under libzmq's cap,
+        // which it sets far higher: the client sees that one and skips it
+        // itself.
+        let server = bad_peer(
+            "rep",
+            "--bind",
+            ANY_PORT,
+            &["hex:fffe", "World|extra", "bytes:2000", "World"],
+        );
+        let endpoint = server.endpoint();
+        let mut client = Process::start(client, &["--connect", &endpoint, "--requests", "2"]);
+        let output = client.wait_success(DEADLINE);
+        assert_eq!(output.stdout, hwclient_output(2), "{output}");
+        assert_warned_about(
+            &output,
+            &["[255, 254]", r#"["World", "extra"]"#, "(2000 bytes)"],
+        );
+        // Each malformed reply was asked again for.
+        server.wait_until("five requests", DEADLINE, |output| {
+            (output.stdout == "request: \"Hello\"\n".repeat(5)).then_some(())
+        });
+    }
 }
 
 #[test]
@@ -212,12 +303,14 @@ fn empty_requests_and_replies_are_warned_about() {
     let output = wait_for_output(&server, "Received Hello\n", 1);
     assert_warned_about(&output, &[r#"[""]"#]);
 
-    let server = bad_peer("rep", "--bind", ANY_PORT, &["", "World"]);
-    let endpoint = server.endpoint();
-    let mut client = Process::start("hwclient", &["--connect", &endpoint, "--requests", "1"]);
-    let output = client.wait_success(DEADLINE);
-    assert_eq!(output.stdout, hwclient_output(1), "{output}");
-    assert_warned_about(&output, &[r#"[""]"#]);
+    for client in ["hwclient", "lpclient"] {
+        let server = bad_peer("rep", "--bind", ANY_PORT, &["", "World"]);
+        let endpoint = server.endpoint();
+        let mut client = Process::start(client, &["--connect", &endpoint, "--requests", "1"]);
+        let output = client.wait_success(DEADLINE);
+        assert_eq!(output.stdout, hwclient_output(1), "{output}");
+        assert_warned_about(&output, &[r#"[""]"#]);
+    }
 }
 
 #[test]

@@ -2,20 +2,9 @@
 //! when the server appears (docs/DESIGN.md), and when its server goes away and
 //! another takes its place, the client carries on with the new one.
 //!
-//! The other test files cover much of this:
-//!
-//! - Clients first: hello.rs (hwclient, then hwserver), weather.rs
-//!   (wuclient, then wuserver), pipeline_reliability.rs (the workers, then
-//!   the ventilator, then the sink: back to front) and waynes_world.rs (both
-//!   cameras, then the server).
-//! - Restarts: lazy_pirate.rs (lpclient across an hwserver restart; for
-//!   hwclient, the request the dead server took is never answered, which
-//!   is the guide's point) and
-//!   pipeline_reliability.rs (a worker across a sink restart, and across a
-//!   second ventilator on the same endpoint).
-//!
-//! This file adds the subscribers: wuclient across a wuserver restart, over
-//! IPC and over TCP, and both cameras across a waynes-world restart.
+//! Where each client is tested for either is in the tables [`CLIENTS_FIRST`] and
+//! [`RESTARTS`]; this file adds the subscribers across a restart and
+//! lpclient started first, and checks that the tables name real tests.
 //!
 //! A restarted server must bind the endpoint its clients know: an IPC path
 //! chosen in advance, or the TCP port the first server was given. (Another
@@ -25,7 +14,146 @@
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 
-use e2e::{ANY_PORT, COLLECTING, DEADLINE, IpcEndpoint, Output, Process, Stream, complete_lines};
+use e2e::{
+    ANY_PORT, COLLECTING, DEADLINE, IpcEndpoint, Output, Process, Stream, Tested, complete_lines,
+    hwclient_output,
+};
+
+const fn at(file: &'static str, test: &'static str) -> Tested {
+    Tested { file, test }
+}
+
+/// Each client started before its server, and where.
+const CLIENTS_FIRST: &[(&str, Tested)] = &[
+    (
+        "hwclient",
+        at(
+            "hello.rs",
+            "client_started_first_connects_when_the_server_appears",
+        ),
+    ),
+    (
+        "lpclient",
+        at(
+            "restarts.rs",
+            "lpclient_started_first_connects_when_the_server_appears",
+        ),
+    ),
+    (
+        "wuclient",
+        at(
+            "weather.rs",
+            "a_client_started_first_averages_what_the_server_publishes",
+        ),
+    ),
+    // The workers, then the ventilator, then the sink: back to front.
+    (
+        "taskwork",
+        at(
+            "pipeline_reliability.rs",
+            "a_batch_completes_when_the_programs_start_back_to_front",
+        ),
+    ),
+    (
+        "taskvent",
+        at(
+            "pipeline_reliability.rs",
+            "a_batch_completes_when_the_programs_start_back_to_front",
+        ),
+    ),
+    (
+        "camera1",
+        at(
+            "waynes_world.rs",
+            "cameras_started_before_the_server_still_receive",
+        ),
+    ),
+    (
+        "camera2",
+        at(
+            "waynes_world.rs",
+            "cameras_started_before_the_server_still_receive",
+        ),
+    ),
+];
+
+/// Each client across its server's restart, and where. Not hwclient: the
+/// request the dead server took is never answered, which is the guide's
+/// point, and lpclient's reason to be.
+const RESTARTS: &[(&str, Tested)] = &[
+    (
+        "lpclient",
+        at(
+            "lazy_pirate.rs",
+            "with_retries_the_client_survives_a_server_restart",
+        ),
+    ),
+    (
+        "taskwork",
+        at(
+            "pipeline_reliability.rs",
+            "a_worker_keeps_working_across_a_sink_restart",
+        ),
+    ),
+    (
+        "wuclient",
+        at(
+            "restarts.rs",
+            "wuclient_completes_across_a_server_killed_and_restarted_on_ipc",
+        ),
+    ),
+    (
+        "wuclient",
+        at(
+            "restarts.rs",
+            "wuclient_completes_across_a_server_that_stopped_and_one_that_took_its_port",
+        ),
+    ),
+    (
+        "camera1",
+        at(
+            "restarts.rs",
+            "cameras_carry_on_across_a_server_killed_and_restarted",
+        ),
+    ),
+    (
+        "camera2",
+        at(
+            "restarts.rs",
+            "cameras_carry_on_across_a_server_killed_and_restarted",
+        ),
+    ),
+];
+
+#[test]
+fn the_tables_name_real_tests() {
+    for (_, tested) in CLIENTS_FIRST.iter().chain(RESTARTS) {
+        tested.assert_exists();
+    }
+}
+
+#[test]
+fn lpclient_started_first_connects_when_the_server_appears() {
+    let ipc = IpcEndpoint::new("lazy-pirate-first");
+    let endpoint = ipc.as_str();
+    // A timeout far beyond the test's: the first request waits for the
+    // server, it is not sent again.
+    let args = [
+        "--connect",
+        endpoint,
+        "--requests",
+        "2",
+        "--timeout-ms",
+        "60000",
+    ];
+    let mut client = Process::start("lpclient", &args);
+    client.wait_for(Stream::Stdout, "Sending Hello 0...");
+    let server = Process::start("hwserver", &["--bind", endpoint, "--work-ms", "0"]);
+    server.endpoint();
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(output.stdout, hwclient_output(2), "{output}");
+    assert_eq!(output.stderr, "", "{output}");
+}
 
 /// How many updates the client averages. Its filter, "", matches them all.
 const UPDATES: u32 = 100_000;

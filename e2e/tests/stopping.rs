@@ -2,49 +2,10 @@
 //! within 250 ms of SIGINT (Ctrl-C) and of SIGTERM, idle, in the middle of
 //! its stream, and after its peers have gone (docs/DESIGN.md).
 //!
-//! The other test files cover much of that matrix; this one fills in the
-//! rest. The whole matrix, cell by cell (INT and TERM are the signals,
-//! "here" is this file):
-//!
-//! - hwserver. Idle: INT in hello.rs (also 20 times in a row), TERM here.
-//!   Mid-stream: answering a client at full speed, both here; with a
-//!   minute's work on a request, INT in hello.rs, TERM here. Peers gone
-//!   (its clients killed, one mid-request): both here.
-//! - hwclient. Never idle: it has a request out from the start, so "idle"
-//!   is waiting for a server that is not there, both here (lpclient: both
-//!   in lazy_pirate.rs). Mid-stream: requesting at
-//!   full speed, both here; waiting for a slow server, INT in hello.rs and
-//!   lazy_pirate.rs. Peers gone (its server killed with the request): both
-//!   here.
-//! - wuserver. Never idle: it publishes from the moment it binds, so "idle"
-//!   is publishing to no one, both here. Mid-stream (a subscriber
-//!   attached): both in weather.rs, and TERM 20 times in a row here. Peers
-//!   gone (its subscriber killed): both here.
-//! - wuclient. Idle: subscribed to a quiet server, both here; with no
-//!   server there, INT in weather.rs. Mid-stream (a flood of updates) and
-//!   peers gone (its server gone mid-stream): both here, and INT in a flood
-//!   20 times in a row.
-//! - taskvent. Idle (waiting for Enter or for its workers): both in
-//!   pipeline.rs and pipeline_reliability.rs. Mid-stream: waiting for its
-//!   batch to be delivered, to a sink not there yet, both in
-//!   pipeline_reliability.rs; it exits with status 1 then, not 0, since the
-//!   batch is lost. Peers gone (its worker and sink killed while it waits):
-//!   both in pipeline_reliability.rs.
-//! - taskwork and tasksink: every cell, both signals, in
-//!   pipeline_reliability.rs (and 20 times in a row there: INT to a worker
-//!   mid-task, TERM to a sink mid-batch).
-//! - waynes-world. Idle (a minute between ticks): both in waynes_world.rs.
-//!   Mid-stream (ticking, cameras attached): INT in waynes_world.rs, TERM
-//!   here. Peers gone (its cameras killed): both here.
-//! - camera1 and camera2. Idle (subscribed to a server that is quiet):
-//!   both here. Mid-stream: INT in waynes_world.rs, TERM here. Peers gone
-//!   (the server killed): both here; INT after the server stopped with
-//!   Ctrl-C, in waynes_world.rs. A camera started before any server is in
-//!   the same state as one whose server is gone (connecting to nothing),
-//!   but prints nothing to wait on.
-//!
-//! Not applicable: a client that has collected all it came for exits by
-//! itself (tested where its output is checked).
+//! The matrix is a table in code: the cases here ([`IDLE`], [`MID_STREAM`],
+//! [`PEERS_GONE`]) and the cells other test files cover ([`ELSEWHERE`]).
+//! `the_matrix_has_every_cell` checks that every program, state and signal
+//! has its test, and that each test named in [`ELSEWHERE`] exists.
 
 use std::any::Any;
 use std::iter;
@@ -53,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, STOP, Stream};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, STOP, Stream, Tested};
 
 /// A request or update count no test reaches: the client runs until stopped.
 const FOREVER: &str = "4000000000";
@@ -71,9 +32,16 @@ struct Case {
     scene: fn() -> (Process, Peers),
 }
 
+impl Case {
+    /// The program, which each case's name starts with.
+    fn program(&self) -> &'static str {
+        self.name.split(' ').next().unwrap_or_default()
+    }
+}
+
 const BOTH: &[&str] = &["INT", "TERM"];
 
-/// For the cells whose SIGINT is tested elsewhere (see the header).
+/// For the cells whose SIGINT is tested in another file (see [`ELSEWHERE`]).
 const TERM: &[&str] = &["TERM"];
 
 const IDLE: &[Case] = &[
@@ -132,6 +100,11 @@ const MID_STREAM: &[Case] = &[
         },
     },
     Case {
+        name: "lpclient waiting for a slow server",
+        signals: TERM,
+        scene: || lpclient_mid_request(false),
+    },
+    Case {
         name: "wuclient in a flood of updates",
         signals: BOTH,
         scene: || {
@@ -171,6 +144,11 @@ const PEERS_GONE: &[Case] = &[
         scene: hwclient_server_killed,
     },
     Case {
+        name: "lpclient after its server was killed with the request",
+        signals: BOTH,
+        scene: || lpclient_mid_request(true),
+    },
+    Case {
         name: "wuserver after its subscriber was killed",
         signals: BOTH,
         scene: wuserver_subscriber_killed,
@@ -204,6 +182,236 @@ const PEERS_GONE: &[Case] = &[
         scene: || camera_server_killed(2),
     },
 ];
+
+/// Every program that runs until it is stopped. (A client that has
+/// collected all it came for exits by itself, tested where its output is.)
+const PROGRAMS: &[&str] = &[
+    "hwserver",
+    "hwclient",
+    "lpclient",
+    "wuserver",
+    "wuclient",
+    "taskvent",
+    "taskwork",
+    "tasksink",
+    "waynes-world",
+    "camera1",
+    "camera2",
+];
+
+/// The states of the matrix, each with the cases of this file in it.
+const STATES: &[(&str, &[Case])] = &[
+    ("idle", IDLE),
+    ("mid-stream", MID_STREAM),
+    ("peers gone", PEERS_GONE),
+];
+
+/// A cell (or several) of the matrix tested in another file.
+struct Elsewhere {
+    program: &'static str,
+    state: &'static str,
+    signals: &'static [&'static str],
+    tested: Tested,
+}
+
+const INT: &[&str] = &["INT"];
+
+/// The cells other files test. What "idle" or "mid-stream" means for each
+/// program is in the tests named.
+const ELSEWHERE: &[Elsewhere] = &[
+    Elsewhere {
+        program: "hwserver",
+        state: "idle",
+        signals: INT,
+        tested: Tested {
+            file: "hello.rs",
+            test: "ctrl_c_stops_an_idle_server_at_once",
+        },
+    },
+    Elsewhere {
+        program: "lpclient",
+        state: "idle",
+        signals: BOTH,
+        tested: Tested {
+            file: "lazy_pirate.rs",
+            test: "ctrl_c_and_sigterm_stop_a_client_in_the_middle_of_retrying",
+        },
+    },
+    Elsewhere {
+        program: "lpclient",
+        state: "mid-stream",
+        signals: INT,
+        tested: Tested {
+            file: "lazy_pirate.rs",
+            test: "ctrl_c_stops_a_client_waiting_with_retries",
+        },
+    },
+    Elsewhere {
+        program: "wuserver",
+        state: "mid-stream",
+        signals: BOTH,
+        tested: Tested {
+            file: "weather.rs",
+            test: "ctrl_c_stops_a_server_publishing_at_full_speed",
+        },
+    },
+    Elsewhere {
+        program: "taskvent",
+        state: "idle",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "idle_programs_stop_at_once",
+        },
+    },
+    Elsewhere {
+        // Waiting for its batch to be delivered to a sink not there yet: it
+        // exits with status 1 then, not 0, since the batch is lost.
+        program: "taskvent",
+        state: "mid-stream",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "a_ventilator_stopped_before_its_sink_came_says_the_batch_is_lost",
+        },
+    },
+    Elsewhere {
+        program: "taskvent",
+        state: "peers gone",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "programs_stop_at_once_after_their_peers_are_gone",
+        },
+    },
+    Elsewhere {
+        program: "taskwork",
+        state: "idle",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "idle_programs_stop_at_once",
+        },
+    },
+    Elsewhere {
+        program: "taskwork",
+        state: "mid-stream",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "busy_programs_stop_at_once",
+        },
+    },
+    Elsewhere {
+        program: "taskwork",
+        state: "peers gone",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "programs_stop_at_once_after_their_peers_are_gone",
+        },
+    },
+    Elsewhere {
+        program: "tasksink",
+        state: "idle",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "idle_programs_stop_at_once",
+        },
+    },
+    Elsewhere {
+        program: "tasksink",
+        state: "mid-stream",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "busy_programs_stop_at_once",
+        },
+    },
+    Elsewhere {
+        program: "tasksink",
+        state: "peers gone",
+        signals: BOTH,
+        tested: Tested {
+            file: "pipeline_reliability.rs",
+            test: "programs_stop_at_once_after_their_peers_are_gone",
+        },
+    },
+    Elsewhere {
+        program: "waynes-world",
+        state: "idle",
+        signals: BOTH,
+        tested: Tested {
+            file: "waynes_world.rs",
+            test: "ctrl_c_stops_an_idle_server_at_once",
+        },
+    },
+    Elsewhere {
+        program: "waynes-world",
+        state: "mid-stream",
+        signals: INT,
+        tested: Tested {
+            file: "waynes_world.rs",
+            test: "ctrl_c_stops_the_server_then_the_cameras_it_left",
+        },
+    },
+    Elsewhere {
+        program: "camera1",
+        state: "mid-stream",
+        signals: INT,
+        tested: Tested {
+            file: "waynes_world.rs",
+            test: "ctrl_c_stops_a_receiving_camera",
+        },
+    },
+    Elsewhere {
+        program: "camera2",
+        state: "mid-stream",
+        signals: INT,
+        tested: Tested {
+            file: "waynes_world.rs",
+            test: "ctrl_c_stops_a_receiving_camera",
+        },
+    },
+];
+
+#[test]
+fn the_matrix_has_every_cell() {
+    let mut missing = Vec::new();
+    for program in PROGRAMS {
+        for (state, cases) in STATES {
+            for signal in BOTH {
+                let here = cases
+                    .iter()
+                    .any(|case| case.program() == *program && case.signals.contains(signal));
+                let elsewhere = ELSEWHERE.iter().any(|cell| {
+                    cell.program == *program
+                        && cell.state == *state
+                        && cell.signals.contains(signal)
+                });
+                if !here && !elsewhere {
+                    missing.push(format!("{program} {state} SIG{signal}"));
+                }
+            }
+        }
+    }
+    assert_eq!(missing, Vec::<String>::new(), "cells without a test");
+    for cell in ELSEWHERE {
+        assert!(PROGRAMS.contains(&cell.program), "{}", cell.program);
+        assert!(
+            STATES.iter().any(|(state, _)| *state == cell.state),
+            "{}",
+            cell.state
+        );
+        cell.tested.assert_exists();
+    }
+    for (_, cases) in STATES {
+        for case in *cases {
+            assert!(PROGRAMS.contains(&case.program()), "{}", case.name);
+        }
+    }
+}
 
 #[test]
 fn idle_programs_stop_at_once() {
@@ -362,6 +570,18 @@ fn hwclient_server_killed() -> (Process, Peers) {
     // Without --timeout-ms the client waits for this reply forever.
     drop(server); // SIGKILL
     (client, vec![])
+}
+
+fn lpclient_mid_request(kill_the_server: bool) -> (Process, Peers) {
+    let server = Process::start("hwserver", &["--bind", ANY_PORT, "--work-ms", A_MINUTE]);
+    let args = ["--connect", &server.endpoint(), "--timeout-ms", A_MINUTE];
+    let client = Process::start("lpclient", &args);
+    server.wait_for(Stream::Stdout, "Received Hello");
+    if kill_the_server {
+        drop(server); // SIGKILL
+        return (client, vec![]);
+    }
+    (client, vec![Box::new(server)])
 }
 
 // Weather updates.
