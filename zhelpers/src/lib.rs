@@ -24,6 +24,12 @@ use calloop::EventLoop;
 use calloop::ping::make_ping;
 use zsource::retry_interrupted;
 
+/// The README's Rust snippets, compiled and run as doctests, so that the
+/// primer a newcomer copies is known to work.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 /// The most bytes a server takes in one message (`ZMQ_MAXMSGSIZE`, set by
 /// [`cap_message_size`]): far more than any of the guide's messages, so no
 /// sane peer meets it, and a peer that sends more is dropped, connection and
