@@ -1,8 +1,8 @@
-//! What every program says about itself: `--help` shows its usage, and
-//! `--version` names its version and the libzmq it is linked with, as the
-//! guide's chapter 1 "Version Reporting" program does:
-//! `hwserver 0.1.0 (libzmq 4.3.4)`. The programs are found in the
-//! workspace, so a new one cannot be missed.
+//! What every program says about itself: `--help` shows its usage, an
+//! unknown flag is a usage error (exit 2), and `--version` names its
+//! version and the libzmq it is linked with, as the guide's chapter 1
+//! "Version Reporting" program does: `hwserver 0.1.0 (libzmq 4.3.4)`. The
+//! programs are found in the workspace, so a new one cannot be missed.
 
 use std::fs;
 
@@ -73,5 +73,12 @@ fn every_program_answers_help() {
             output.stdout.contains(&format!("Usage: {program}")),
             "{output}"
         );
+    }
+}
+
+#[test]
+fn every_program_refuses_an_unknown_flag_with_status_2() {
+    for program in programs() {
+        Process::start(&program, &["--no-such-flag"]).assert_usage_error("--no-such-flag");
     }
 }
