@@ -143,13 +143,18 @@ record_batch() {
     elapsed=$(sed -n 's/.*Total elapsed time: \([0-9]*\) msec$/\1/p' "$3")
     shift 3
     [ -n "$cost" ] && [ -n "$elapsed" ] || fail "no expected cost or elapsed time"
-    # Each worker printed "N." per task: its total is the sum of the Ns.
     busiest=0
     for output in "$@"; do
-        total=$(tr '.' '\n' <"$output" | awk '{ sum += $1 } END { print sum + 0 }')
+        total=$(work_done "$output")
         [ "$total" -gt "$busiest" ] && busiest=$total
     done
     echo "$workers $cost $busiest $elapsed" >>"$work/results"
+}
+
+# work_done WORKER_OUT: a worker's total workload in ms. It printed "N." per
+# task: the total is the sum of the Ns.
+work_done() {
+    tr '.' '\n' <"$1" | awk '{ sum += $1 } END { print sum + 0 }'
 }
 
 # report_batches: the speedup (expected cost / elapsed) and efficiency

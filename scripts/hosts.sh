@@ -191,7 +191,7 @@ batch() {
     for number in $(seq 2 $((workers + 1))); do
         output=$work/taskwork-$workers-$number.out
         outputs="$outputs $output"
-        echo "host $number: taskwork did $(tr -cd . <"$output" | wc -c) tasks"
+        echo "host $number: taskwork did $(tr -cd . <"$output" | wc -c) tasks, $(work_done "$output") msec of work"
     done
     record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" $outputs
 }

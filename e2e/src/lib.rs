@@ -684,3 +684,36 @@ fn collect(mut from: impl Read + Send + 'static, stream: Stream, shared: Arc<Sha
         }
     });
 }
+
+/// The user id the tests run as, from `id -u` (the crate forbids the
+/// `unsafe` of calling `geteuid` itself). 0 is root, which the tests of
+/// network namespaces need.
+pub fn euid() -> u32 {
+    let output = Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap_or_else(|e| fail(format!("cannot run id -u: {e}")));
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| fail(format!("id -u: {e}: {output:?}")))
+}
+
+/// Runs a command to the end, fails the test if it does not succeed, and
+/// returns its stdout, for the tools a test drives (`ip`, `kill`).
+pub fn run_tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| fail(format!("cannot run {program}: {e}")));
+    if !output.status.success() {
+        fail(format!(
+            "{program} {}: {}\n{}\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            report()
+        ));
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
