@@ -717,3 +717,43 @@ pub fn run_tool(program: &str, args: &[&str]) -> String {
     }
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+impl Process {
+    /// As [`Process::script`], with `configure` applied to the command
+    /// before it starts: for example `process_group(0)`, so that the script
+    /// leads a process group of its own, as a shell's foreground job does,
+    /// and [`Process::ctrl_c`] can reach everything it runs.
+    pub fn script_with(
+        script: &str,
+        args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Process {
+        release_build();
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let marker = format!(
+            "{}-with-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut command = Command::new(workspace_root().join("scripts").join(script));
+        command.args(args).env(SCRIPT_MARKER, &marker);
+        configure(&mut command);
+        let mut process = Process::spawn(script, command);
+        process.marker = Some(marker);
+        process
+    }
+
+    /// Sends SIGINT to the process's whole process group, as Ctrl-C in a
+    /// terminal does to its foreground job: to a script started with
+    /// `process_group(0)` (see [`Process::script_with`]) and to every
+    /// program it runs. (Bash, by design, ignores a SIGINT sent to it alone
+    /// while a command it waits for runs and survives it: it takes the
+    /// command to have handled it.)
+    pub fn ctrl_c(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", self.pid)])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT -- -{} failed", self.pid);
+    }
+}

@@ -18,6 +18,7 @@
 //! run in parallel without meeting; inside its namespaces a run is alone,
 //! so the guide's fixed ports and addresses are safe there.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -52,10 +53,23 @@ struct Hosts {
 }
 
 impl Hosts {
+    /// Starts the script leading a process group of its own, as a shell
+    /// starts a foreground job, so that [`Hosts::interrupt`] is Ctrl-C.
     fn start(args: &[&str]) -> Hosts {
-        let script = Process::script("hosts.sh", args);
+        let script = Process::script_with("hosts.sh", args, |command| {
+            command.process_group(0);
+        });
         let prefix = format!("zguide-{}-", script.id());
         Hosts { script, prefix }
+    }
+
+    /// Stops the run as Ctrl-C or `kill` do: SIGINT to the script and all
+    /// it runs, or SIGTERM to the script alone.
+    fn interrupt(&self, signal: &str) {
+        match signal {
+            "INT" => self.script.ctrl_c(),
+            _ => self.script.signal(signal),
+        }
     }
 
     /// The namespace of the run's bridge, from the script's first line.
@@ -286,17 +300,36 @@ fn weather_runs_across_hosts_and_leaves_nothing_behind() {
 }
 
 #[test]
-fn a_signal_mid_batch_stops_the_script_and_it_leaves_nothing_behind() {
-    if !root("a_signal_mid_batch_stops_the_script_and_it_leaves_nothing_behind") {
+fn ctrl_c_or_sigterm_mid_batch_stops_the_script_and_it_leaves_nothing_behind() {
+    if !root("ctrl_c_or_sigterm_mid_batch_stops_the_script_and_it_leaves_nothing_behind") {
         return;
     }
     for (signal, code) in [("INT", 130), ("TERM", 143)] {
         // About 5 s of work for each worker: still going at the signal.
         let mut hosts = Hosts::start(&["--hosts", "3", "--tasks", "200", "pipeline"]);
         hosts.wait_for_first_result();
-        hosts.script.signal(signal);
+        hosts.interrupt(signal);
         let (status, output) = hosts.finish();
         assert_eq!(status.code(), Some(code), "SIG{signal}\n{output}");
+    }
+}
+
+#[test]
+fn ctrl_c_or_sigterm_while_the_hosts_are_made_leaves_nothing_behind() {
+    if !root("ctrl_c_or_sigterm_while_the_hosts_are_made_leaves_nothing_behind") {
+        return;
+    }
+    for (signal, code) in [("INT", 130), ("TERM", 143)] {
+        // The bridge is there, and the script goes on to make 50 hosts.
+        let mut hosts = Hosts::start(&["--hosts", "50", "pipeline"]);
+        hosts.switch();
+        hosts.interrupt(signal);
+        let (status, output) = hosts.finish();
+        assert_eq!(status.code(), Some(code), "SIG{signal}\n{output}");
+        assert!(
+            !output.stdout.contains("host 50: "),
+            "SIG{signal} came after the set-up: no test\n{output}"
+        );
     }
 }
 
