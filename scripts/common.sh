@@ -133,6 +133,18 @@ finish() {
     fi
 }
 
+# finish_each NAME FIRST PID...: finish for each of the processes, named
+# NAME-FIRST, NAME-(FIRST + 1), ... in the order given.
+finish_each() {
+    each=$1
+    number=$2
+    shift 2
+    for pid in "$@"; do
+        finish "$each-$number" "$pid"
+        number=$((number + 1))
+    done
+}
+
 # For the pipeline demos: record_batch WORKERS VENTILATOR_OUT SINK_OUT
 # WORKER_OUT...: appends "workers cost busiest elapsed" for one batch to
 # $work/results, from what the programs printed: the ventilator's expected

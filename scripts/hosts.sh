@@ -217,11 +217,7 @@ weather)
             --updates "$updates"
         clients="$clients $started"
     done
-    number=1
-    for pid in $clients; do
-        number=$((number + 1))
-        finish "wuclient-$number" "$pid"
-    done
+    finish_each wuclient 2 $clients
     end=$(date +%s%N)
     echo "$((hosts - 1)) clients collected $updates updates each in $(((end - begin) / 1000000)) msec"
     ;;
@@ -235,11 +231,9 @@ lazy-pirate)
             --requests "$requests" --timeout-ms "${timeout_ms:-2500}" --retries "$retries"
         clients="$clients $started"
     done
-    number=1
-    for pid in $clients; do
-        number=$((number + 1))
-        finish "lpclient-$number" "$pid"
-        # Its retries, which it reports on stderr.
+    finish_each lpclient 2 $clients
+    # Their retries, which they report on stderr.
+    for number in $(seq 2 "$hosts"); do
         sed "s/^/host $number: lpclient: /" "$work/lpclient-$number.err" >&2
     done
     ;;

@@ -214,6 +214,20 @@ fn work_per_host(output: &Output) -> Vec<u64> {
         .collect()
 }
 
+/// As root, runs the script with `args` to success, checks it printed
+/// each of `lines` on stdout and left nothing behind, and returns what it
+/// printed. Not as root, says why `test` did not run.
+fn run_demo(test: &str, args: &[&str], lines: &[&str]) -> Option<Output> {
+    if !root(test) {
+        return None;
+    }
+    let output = Hosts::start(args).succeed();
+    for line in lines {
+        assert!(output.stdout.contains(line), "{line}\n{output}");
+    }
+    Some(output)
+}
+
 /// The sink's marks for `results` results.
 fn marks(results: usize) -> String {
     (0..results)
@@ -261,21 +275,20 @@ fn without_root_the_script_says_so_in_one_line_and_exits_2() {
 
 #[test]
 fn the_pipeline_runs_across_hosts_and_leaves_nothing_behind() {
-    if !root("the_pipeline_runs_across_hosts_and_leaves_nothing_behind") {
+    let Some(output) = run_demo(
+        "the_pipeline_runs_across_hosts_and_leaves_nothing_behind",
+        &["--hosts", "3", "--tasks", "10", "pipeline"],
+        &[
+            "host 1: tasksink --bind 'tcp://*:5558' --tasks 10\n",
+            "host 1: taskvent --bind 'tcp://*:5557' --sink tcp://localhost:5558 --tasks 10 --workers 2",
+            "host 2: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
+            "host 3: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
+            ":.........Total elapsed time: ",
+            "Speedup: ",
+        ],
+    ) else {
         return;
-    }
-    let mut hosts = Hosts::start(&["--hosts", "3", "--tasks", "10", "pipeline"]);
-    let output = hosts.succeed();
-    for line in [
-        "host 1: tasksink --bind 'tcp://*:5558' --tasks 10\n",
-        "host 1: taskvent --bind 'tcp://*:5557' --sink tcp://localhost:5558 --tasks 10 --workers 2",
-        "host 2: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
-        "host 3: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
-        ":.........Total elapsed time: ",
-        "Speedup: ",
-    ] {
-        assert!(output.stdout.contains(line), "{line}\n{output}");
-    }
+    };
     // Both workers had a share.
     let work = work_per_host(&output);
     assert!(work.len() == 2 && work.iter().all(|&ms| ms > 0), "{output}");
@@ -283,20 +296,17 @@ fn the_pipeline_runs_across_hosts_and_leaves_nothing_behind() {
 
 #[test]
 fn weather_runs_across_hosts_and_leaves_nothing_behind() {
-    if !root("weather_runs_across_hosts_and_leaves_nothing_behind") {
-        return;
-    }
-    let mut hosts = Hosts::start(&["--hosts", "3", "--updates", "5", "weather"]);
-    let output = hosts.succeed();
-    for line in [
-        "host 1: wuserver --bind 'tcp://*:5556'\n",
-        "host 2: wuclient '10001 ' --connect tcp://198.18.0.1:5556 --updates 5\n",
-        "Average temperature for zipcode '10001 ' was ",
-        "Average temperature for zipcode '10002 ' was ",
-        "2 clients collected 5 updates each in ",
-    ] {
-        assert!(output.stdout.contains(line), "{line}\n{output}");
-    }
+    run_demo(
+        "weather_runs_across_hosts_and_leaves_nothing_behind",
+        &["--hosts", "3", "--updates", "5", "weather"],
+        &[
+            "host 1: wuserver --bind 'tcp://*:5556'\n",
+            "host 2: wuclient '10001 ' --connect tcp://198.18.0.1:5556 --updates 5\n",
+            "Average temperature for zipcode '10001 ' was ",
+            "Average temperature for zipcode '10002 ' was ",
+            "2 clients collected 5 updates each in ",
+        ],
+    );
 }
 
 #[test]
