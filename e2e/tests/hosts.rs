@@ -397,6 +397,7 @@ fn a_worker_killed_mid_batch_leaves_the_sink_to_report_how_many_arrived() {
     let worker = hosts.pids_on(2);
     assert_eq!(worker.len(), 1, "one worker on host 2: {worker:?}");
     signal_pid(worker[0], "KILL");
+    // The script fails with its sink, and still leaves nothing behind.
     let (status, output) = hosts.finish();
     assert_eq!(status.code(), Some(1), "{output}");
     let arrived = number_between(
