@@ -15,8 +15,8 @@ connect to tcp://198.18.0.1:PORT.
 
   pipeline     taskvent and tasksink on host 1, a taskwork on each other
                host. With WORKERS (for example 1 2 4 8), one batch for each
-               number of worker hosts, and scripts/pipeline.sh's table and
-               chart of the speedups.
+               number of worker hosts (on 1 + the largest number of hosts),
+               and scripts/pipeline.sh's table and chart of the speedups.
   weather      wuserver on host 1, a wuclient on each other host, each with
                its own zip code (10001, 10002, ...).
   lazy-pirate  hwserver on host 1, an lpclient on each other host.
@@ -59,7 +59,9 @@ while [ $# -gt 0 ]; do
     --retries) retries=${2:?--retries needs a number}; shift 2 ;;
     --work-ms) work_ms=${2:?--work-ms needs a number}; shift 2 ;;
     pipeline | weather | lazy-pirate) [ -z "$demo" ] || { usage >&2; exit 2; }; demo=$1; shift ;;
-    [1-9]*) [ "$demo" = pipeline ] || { usage >&2; exit 2; }; counts="$counts $1"; shift ;;
+    [1-9] | [1-9]*[0-9]) [ "$demo" = pipeline ] || { usage >&2; exit 2; }
+        case $1 in *[!0-9]*) usage >&2; exit 2 ;; esac
+        counts="$counts $1"; shift ;;
     *) usage >&2; exit 2 ;;
     esac
 done
