@@ -1,4 +1,5 @@
-# Sourced by the demo scripts: build once, start programs, clean up.
+# Sourced by the demo scripts: build once, start programs (on this host or
+# in a network namespace), clean up, and report on pipeline batches.
 #
 # Programs print their guide output straight to the terminal; their stderr
 # goes to a file per process, so the script can read the `listening on` line
@@ -11,13 +12,16 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
 work=$(mktemp -d "${TMPDIR:-/tmp}/zguide-demo.XXXXXX")
 pids=""
+exit_hooks=""
 
 # Stop every process this script started, whatever way the script ends.
 # The shell's job table has a program from the moment it is started, before
 # `start` has noted its pid: a signal between the two would otherwise leave
-# that program running.
+# that program running. Once it runs, a second Ctrl-C does not cut it short:
+# what it undoes (see `at_exit`) would stay undone.
 cleanup() {
-    trap - EXIT INT TERM
+    trap - EXIT
+    trap '' INT TERM
     jobs -p >"$work/jobs" 2>/dev/null || true
     pids="$pids $(cat "$work/jobs" 2>/dev/null || true)"
     for pid in $pids; do
@@ -26,7 +30,16 @@ cleanup() {
     for pid in $pids; do
         wait "$pid" 2>/dev/null || true
     done
+    for hook in $exit_hooks; do
+        "$hook" || true
+    done
     rm -rf "$work"
+}
+
+# at_exit FUNCTION: cleanup calls the function once the processes are gone,
+# whatever way the script ends, to undo what the script set up besides them.
+at_exit() {
+    exit_hooks="$exit_hooks $1"
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT
@@ -50,10 +63,27 @@ start() {
     name=$1
     program=$2
     shift 2
+    launch "$name" "$bin/$program" "$@"
+}
+
+# start_in NETNS NAME PROGRAM ARGS...: as start, but in a network namespace
+# (`ip netns exec`, which becomes the program: $started is its id).
+start_in() {
+    netns=$1
+    name=$2
+    program=$3
+    shift 3
+    launch "$name" ip netns exec "$netns" "$bin/$program" "$@"
+}
+
+# launch NAME COMMAND...: what start does, for any command.
+launch() {
+    name=$1
+    shift
     # Created here, not only by the background shell's redirect, which may
     # come after `endpoints` has looked for it.
     : >"$work/$name.err"
-    "$bin/$program" "$@" 2>>"$work/$name.err" &
+    "$@" 2>>"$work/$name.err" &
     started=$!
     pids="$pids $started"
 }
@@ -100,5 +130,75 @@ finish() {
     if [ "$status" -ne 0 ]; then
         cat "$work/$1.err" >&2
         fail "$1 exited with status $status"
+    fi
+}
+
+# finish_each NAME FIRST PID...: finish for each of the processes, named
+# NAME-FIRST, NAME-(FIRST + 1), ... in the order given.
+finish_each() {
+    each=$1
+    number=$2
+    shift 2
+    for pid in "$@"; do
+        finish "$each-$number" "$pid"
+        number=$((number + 1))
+    done
+}
+
+# For the pipeline demos: record_batch WORKERS VENTILATOR_OUT SINK_OUT
+# WORKER_OUT...: appends "workers cost busiest elapsed" for one batch to
+# $work/results, from what the programs printed: the ventilator's expected
+# cost, the sink's elapsed time, and the busiest worker's total workload.
+record_batch() {
+    workers=$1
+    cost=$(sed -n 's/^Total expected cost: \([0-9]*\) msec$/\1/p' "$2")
+    elapsed=$(sed -n 's/.*Total elapsed time: \([0-9]*\) msec$/\1/p' "$3")
+    shift 3
+    [ -n "$cost" ] && [ -n "$elapsed" ] || fail "no expected cost or elapsed time"
+    busiest=0
+    for output in "$@"; do
+        total=$(work_done "$output")
+        [ "$total" -gt "$busiest" ] && busiest=$total
+    done
+    echo "$workers $cost $busiest $elapsed" >>"$work/results"
+}
+
+# work_done WORKER_OUT: a worker's total workload in ms. It printed "N." per
+# task: the total is the sum of the Ns.
+work_done() {
+    tr '.' '\n' <"$1" | awk '{ sum += $1 } END { print sum + 0 }'
+}
+
+# report_batches: the speedup (expected cost / elapsed) and efficiency
+# (speedup / workers) of the batches in $work/results; for several, a table
+# and a chart, whose overhead is the elapsed time beyond the busiest
+# worker's total workload.
+report_batches() {
+    if [ "$(wc -l <"$work/results")" -eq 1 ]; then
+        awk '{
+            speedup = $2 / ($4 > 0 ? $4 : 1)
+            printf "Expected cost: %d msec\nElapsed time: %d msec\n", $2, $4
+            printf "Speedup: %.2f (expected cost / elapsed time)\n", speedup
+            printf "Efficiency: %.2f (speedup / %d workers)\n", speedup / $1, $1
+        }' "$work/results"
+    else
+        echo
+        awk 'BEGIN {
+            printf "%7s %14s %15s %13s %9s %8s %11s\n", "workers", "expected cost", "busiest worker", "elapsed", "overhead", "speedup", "efficiency"
+        }
+        {
+            speedup = $2 / ($4 > 0 ? $4 : 1)
+            printf "%7d %9d msec %10d msec %8d msec %4d msec %8.2f %11.2f\n", $1, $2, $3, $4, $4 - $3, speedup, speedup / $1
+            workers[NR] = $1; speedups[NR] = speedup
+            if (speedup > most) most = speedup
+        }
+        END {
+            printf "\nSpeedup\n"
+            for (i = 1; i <= NR; i++) {
+                bar = ""
+                for (j = 0; j < int(speedups[i] / most * 50 + 0.5); j++) bar = bar "#"
+                printf "%3d worker(s) | %-50s %.2f\n", workers[i], bar, speedups[i]
+            }
+        }' "$work/results"
     fi
 }

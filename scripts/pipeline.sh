@@ -36,7 +36,7 @@ counts=${counts:-4}
 . "$(dirname "$0")/common.sh"
 build taskvent taskwork tasksink
 
-# run WORKERS: one batch; appends "workers cost busiest elapsed" to results.
+# run WORKERS: one batch, recorded in $work/results.
 run() {
     workers=$1
     start "tasksink-$workers" tasksink --bind 'tcp://127.0.0.1:*' --tasks "$tasks" \
@@ -60,16 +60,11 @@ run() {
     stop $worker_pids
 
     cat "$work/tasksink-$workers.out"
-    cost=$(sed -n 's/^Total expected cost: \([0-9]*\) msec$/\1/p' "$work/taskvent-$workers.out")
-    elapsed=$(sed -n 's/.*Total elapsed time: \([0-9]*\) msec$/\1/p' "$work/tasksink-$workers.out")
-    [ -n "$cost" ] && [ -n "$elapsed" ] || fail "no expected cost or elapsed time"
-    # Each worker printed "N." per task: its total is the sum of the Ns.
-    busiest=0
+    outputs=""
     for number in $(seq "$workers"); do
-        total=$(tr '.' '\n' <"$work/taskwork-$workers-$number.out" | awk '{ sum += $1 } END { print sum + 0 }')
-        [ "$total" -gt "$busiest" ] && busiest=$total
+        outputs="$outputs $work/taskwork-$workers-$number.out"
     done
-    echo "$workers $cost $busiest $elapsed" >>"$work/results"
+    record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" $outputs
 }
 
 for workers in $counts; do
@@ -77,33 +72,7 @@ for workers in $counts; do
     run "$workers"
 done
 
-if [ "$(wc -l <"$work/results")" -eq 1 ]; then
-    awk '{
-        speedup = $2 / ($4 > 0 ? $4 : 1)
-        printf "Expected cost: %d msec\nElapsed time: %d msec\n", $2, $4
-        printf "Speedup: %.2f (expected cost / elapsed time)\n", speedup
-        printf "Efficiency: %.2f (speedup / %d workers)\n", speedup / $1, $1
-    }' "$work/results"
-else
-    echo
-    awk 'BEGIN {
-        printf "%7s %14s %15s %13s %9s %8s %11s\n", "workers", "expected cost", "busiest worker", "elapsed", "overhead", "speedup", "efficiency"
-    }
-    {
-        speedup = $2 / ($4 > 0 ? $4 : 1)
-        printf "%7d %9d msec %10d msec %8d msec %4d msec %8.2f %11.2f\n", $1, $2, $3, $4, $4 - $3, speedup, speedup / $1
-        workers[NR] = $1; speedups[NR] = speedup
-        if (speedup > most) most = speedup
-    }
-    END {
-        printf "\nSpeedup\n"
-        for (i = 1; i <= NR; i++) {
-            bar = ""
-            for (j = 0; j < int(speedups[i] / most * 50 + 0.5); j++) bar = bar "#"
-            printf "%3d worker(s) | %-50s %.2f\n", workers[i], bar, speedups[i]
-        }
-    }' "$work/results"
-fi
+report_batches
 
 if [ -n "$csv" ]; then
     awk 'BEGIN { print "workers,expected_cost_ms,busiest_worker_ms,elapsed_ms,speedup,efficiency" }

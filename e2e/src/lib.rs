@@ -392,6 +392,18 @@ impl Process {
     /// environment variable that every process it starts inherits, so that
     /// [`Process::leftovers`] can find any it leaves behind.
     pub fn script(script: &str, args: &[&str]) -> Process {
+        Process::script_with(script, args, |_| {})
+    }
+
+    /// As [`Process::script`], with `configure` applied to the command
+    /// before it starts: for example `process_group(0)`, so that the script
+    /// leads a process group of its own, as a shell's foreground job does,
+    /// and [`Process::ctrl_c`] can reach everything it runs.
+    pub fn script_with(
+        script: &str,
+        args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Process {
         release_build();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let marker = format!(
@@ -401,9 +413,24 @@ impl Process {
         );
         let mut command = Command::new(workspace_root().join("scripts").join(script));
         command.args(args).env(SCRIPT_MARKER, &marker);
+        configure(&mut command);
         let mut process = Process::spawn(script, command);
         process.marker = Some(marker);
         process
+    }
+
+    /// Sends SIGINT to the process's whole process group, as Ctrl-C in a
+    /// terminal does to its foreground job: to a script started with
+    /// `process_group(0)` (see [`Process::script_with`]) and to every
+    /// program it runs. (Bash, by design, ignores a SIGINT sent to it alone
+    /// while a command it waits for runs and survives it: it takes the
+    /// command to have handled it.)
+    pub fn ctrl_c(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", "--", &format!("-{}", self.pid)])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -INT -- -{} failed", self.pid);
     }
 
     /// The processes still running that a script started (by the marker
@@ -710,4 +737,37 @@ fn collect(mut from: impl Read + Send + 'static, stream: Stream, shared: Arc<Sha
             }
         }
     });
+}
+
+/// The user id the tests run as, from `id -u` (the crate forbids the
+/// `unsafe` of calling `geteuid` itself). 0 is root, which the tests of
+/// network namespaces need.
+pub fn euid() -> u32 {
+    let output = Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap_or_else(|e| fail(format!("cannot run id -u: {e}")));
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| fail(format!("id -u: {e}: {output:?}")))
+}
+
+/// Runs a command to the end, fails the test if it does not succeed, and
+/// returns its stdout, for the tools a test drives (`ip`, `kill`).
+pub fn run_tool(program: &str, args: &[&str]) -> String {
+    let output = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| fail(format!("cannot run {program}: {e}")));
+    if !output.status.success() {
+        fail(format!(
+            "{program} {}: {}\n{}\n{}",
+            args.join(" "),
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            report()
+        ));
+    }
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
