@@ -18,6 +18,7 @@
 //! run in parallel without meeting; inside its namespaces a run is alone,
 //! so the guide's fixed ports and addresses are safe there.
 
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus};
 use std::thread;
@@ -37,7 +38,12 @@ const OUTAGE: Duration = Duration::from_secs(3);
 fn root(test: &str) -> bool {
     let uid = euid();
     if uid != 0 {
-        println!("hosts::{test} did not run: network namespaces need root, and this is uid {uid}");
+        // Straight to stderr: the test harness captures `println!` and
+        // `eprintln!` of a test that passes, and this line is for the user.
+        let _ = writeln!(
+            std::io::stderr(),
+            "hosts::{test} did not run: network namespaces need root, and this is uid {uid}"
+        );
     }
     uid == 0
 }
