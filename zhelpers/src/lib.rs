@@ -24,6 +24,9 @@ use calloop::EventLoop;
 use calloop::ping::make_ping;
 use zsource::retry_interrupted;
 
+pub mod ipc_path;
+pub mod json;
+
 /// The most bytes a server takes in one message (`ZMQ_MAXMSGSIZE`, set by
 /// [`cap_message_size`]): far more than any of the guide's messages, so no
 /// sane peer meets it, and a peer that sends more is dropped, connection and
