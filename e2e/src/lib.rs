@@ -684,3 +684,20 @@ fn collect(mut from: impl Read + Send + 'static, stream: Stream, shared: Arc<Sha
         }
     });
 }
+
+/// Sends `signal` (`"INT"` for Ctrl-C, or `"TERM"`) and checks that the
+/// process exits with status 0 within [`STOP`].
+pub fn assert_stops(process: &mut Process, signal: &str) {
+    process.signal(signal);
+    let status = process.wait_exit(STOP);
+    assert!(
+        status.success(),
+        "SIG{signal}: {status}\n{}",
+        process.output()
+    );
+}
+
+/// How many of the complete lines of `text` are exactly `line`.
+pub fn count_lines(text: &str, line: &str) -> usize {
+    complete_lines(text).filter(|each| *each == line).count()
+}
