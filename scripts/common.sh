@@ -102,3 +102,18 @@ finish() {
         fail "$1 exited with status $status"
     fi
 }
+
+# finish_within SECONDS NAME PID: as finish, for a program that is to exit
+# by itself soon (a worker told to by its sink): fails, showing its stderr,
+# if it has not exited within SECONDS.
+finish_within() {
+    for _ in $(seq $(($1 * 20))); do
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$3" 2>/dev/null; then
+        cat "$work/$2.err" >&2
+        fail "$2 did not exit within $1 s"
+    fi
+    finish "$2" "$3"
+}

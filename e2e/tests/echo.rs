@@ -18,6 +18,15 @@ fn start_server(bind: &str) -> (Process, String) {
     (server, endpoint)
 }
 
+/// Waits until `process` has printed `count` lines `line`: what it printed
+/// before the echo that a client has seen may still be on its way to the
+/// test.
+fn wait_for_lines(process: &Process, line: &str, count: usize) {
+    process.wait_until(&format!("{count} lines {line:?}"), DEADLINE, |output| {
+        (count_lines(&output.stdout, line) >= count).then_some(())
+    });
+}
+
 /// What our client, or the original, prints for five echoes.
 fn five_echoes() -> String {
     format!("MSG: {REQUEST}\n").repeat(5)
@@ -40,6 +49,7 @@ fn the_client_gets_its_request_back_five_times() {
     let output = client.wait_success(DEADLINE);
     assert_eq!(output.stdout, five_echoes(), "{output}");
     assert_eq!(output.stderr, "", "{output}");
+    wait_for_lines(&server, REQUEST, 5);
     let output = server.output();
     assert_eq!(output.stdout, format!("{REQUEST}\n").repeat(5), "{output}");
     assert_eq!(output.stderr.lines().count(), 1, "{output}"); // listening on
@@ -72,6 +82,10 @@ fn every_frame_comes_back_unchanged_and_what_is_not_json_is_warned_about() {
     assert_eq!(client.output().stdout, replies + "done\n");
     // Only the last is JSON: printed with its keys sorted, as serde_json
     // keeps an object (a BTreeMap), and the spacing of json.dumps.
+    wait_for_lines(&server, REQUEST, 1);
+    server.wait_until("5 warnings", DEADLINE, |output| {
+        (output.stderr.matches("warning: ").count() >= 5).then_some(())
+    });
     let output = server.output();
     assert_eq!(output.stdout, format!("{REQUEST}\n"), "{output}");
     let warnings: Vec<&str> = output.stderr.lines().skip(1).collect();
@@ -109,7 +123,7 @@ fn our_server_answers_a_foreign_client() {
     let mut client = Process::peer(&["echo-client", "--connect", &endpoint]);
     let output = client.wait_success(DEADLINE);
     assert_eq!(output.stdout, five_echoes(), "{output}");
-    assert_eq!(count_lines(&server.output().stdout, REQUEST), 5);
+    wait_for_lines(&server, REQUEST, 5);
 }
 
 #[test]
@@ -121,12 +135,7 @@ fn our_client_works_with_a_foreign_server() {
     assert_eq!(output.stdout, five_echoes(), "{output}");
     // The foreign server prints serde_json's compact form.
     let compact = r#"{"j2":"was here","word":"up"}"#;
-    assert_eq!(
-        count_lines(&server.output().stdout, compact),
-        5,
-        "{}",
-        server.output()
-    );
+    wait_for_lines(&server, compact, 5);
 }
 
 #[test]

@@ -57,8 +57,10 @@ fn a_client_prints_each_message_the_server_sends() {
     let output = client.wait_success(DEADLINE);
     assert_eq!(output.stdout, format!("{HELLO}\n").repeat(3), "{output}");
     assert_eq!(output.stderr, "", "{output}");
+    server.wait_until("3 messages sent", DEADLINE, |output| {
+        (count_lines(&output.stdout, ASKED) >= 3).then_some(())
+    });
     let output = server.output();
-    assert!(count_lines(&output.stdout, ASKED) >= 3, "{output}");
     assert_eq!(
         output.stdout.lines().count(),
         count_lines(&output.stdout, ASKED)
