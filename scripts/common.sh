@@ -117,3 +117,24 @@ finish_within() {
     fi
     finish "$2" "$3"
 }
+
+# finish_each [--within SECONDS] NAME PID...: finishes (or finishes within,
+# as above) the programs started as NAME-1, NAME-2, ... with those PIDs.
+finish_each() {
+    within=""
+    if [ "$1" = --within ]; then
+        within=$2
+        shift 2
+    fi
+    each=$1
+    shift
+    number=0
+    for pid in "$@"; do
+        number=$((number + 1))
+        if [ -n "$within" ]; then
+            finish_within "$within" "$each-$number" "$pid"
+        else
+            finish "$each-$number" "$pid"
+        fi
+    done
+}

@@ -45,9 +45,5 @@ for number in $(seq "$clients"); do
         >"$work/json-client-$number.out"
     client_pids="$client_pids $started"
 done
-number=0
-for pid in $client_pids; do
-    number=$((number + 1))
-    finish "json-client-$number" "$pid"
-done
+finish_each json-client $client_pids
 stop "$server"

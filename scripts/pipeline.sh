@@ -62,11 +62,7 @@ run() {
     finish "taskvent-$workers" "$ventilator"
     finish "tasksink-$workers" "$sink"
     # The sink has sent KILL: each worker exits by itself, at once.
-    number=0
-    for pid in $worker_pids; do
-        number=$((number + 1))
-        finish_within 10 "taskwork-$workers-$number" "$pid"
-    done
+    finish_each --within 10 "taskwork-$workers" $worker_pids
 
     cat "$work/tasksink-$workers.out"
     cost=$(sed -n 's/^Total expected cost: \([0-9]*\) msec$/\1/p' "$work/taskvent-$workers.out")

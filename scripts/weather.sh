@@ -39,10 +39,6 @@ for number in $(seq "$clients"); do
     start "wuclient-$number" wuclient "$zipcode" --connect "$endpoint" --updates "$updates"
     clients_started="$clients_started $started"
 done
-number=0
-for pid in $clients_started; do
-    number=$((number + 1))
-    finish "wuclient-$number" "$pid"
-done
+finish_each wuclient $clients_started
 end=$(date +%s%N)
 echo "$clients clients collected $updates updates each in $(((end - begin) / 1000000)) msec"

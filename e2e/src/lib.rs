@@ -701,3 +701,26 @@ pub fn assert_stops(process: &mut Process, signal: &str) {
 pub fn count_lines(text: &str, line: &str) -> usize {
     complete_lines(text).filter(|each| *each == line).count()
 }
+
+/// Starts our `taskvent` on [`ANY_PORT`], sending `tasks` workloads of seed
+/// `seed` once `workers` workers are connected, and its `0` to `sink`; and
+/// returns it with its endpoint.
+pub fn start_taskvent(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
+    let ventilator = Process::start(
+        "taskvent",
+        &[
+            "--bind",
+            ANY_PORT,
+            "--sink",
+            sink,
+            "--tasks",
+            &tasks.to_string(),
+            "--seed",
+            seed,
+            "--workers",
+            &workers.to_string(),
+        ],
+    );
+    let endpoint = ventilator.endpoint();
+    (ventilator, endpoint)
+}

@@ -6,6 +6,8 @@
 //! its own client's connection, and the shared behaviour: start order,
 //! Ctrl-C and SIGTERM, bad flags, bad endpoints.
 
+mod own_socket;
+
 use e2e::{ANY_PORT, DEADLINE, Process, Stream, TempDir, assert_stops, count_lines};
 
 /// What the client sends, as Python's `json.dumps` writes it; the server
@@ -158,11 +160,7 @@ fn ctrl_c_and_sigterm_stop_them_at_once() {
         // A client waiting for an echo that never comes: the test's own
         // REP socket answers the first request only.
         let context = zmq::Context::new();
-        let quiet = context.socket(zmq::REP).unwrap();
-        quiet.set_linger(0).unwrap();
-        quiet.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
-        quiet.bind(ANY_PORT).unwrap();
-        let endpoint = quiet.get_last_endpoint().unwrap().unwrap();
+        let (quiet, endpoint) = own_socket::bind(&context, zmq::REP);
         let mut client = Process::start("echo-client", &["--connect", &endpoint]);
         let request = quiet.recv_bytes(0).unwrap();
         quiet.send(request, 0).unwrap();

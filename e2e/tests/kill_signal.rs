@@ -8,7 +8,9 @@
 //! even in the middle of a task; and the shared behaviour: Ctrl-C with both
 //! sockets in the loop, bad control endpoints.
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Process, Stream, assert_stops};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Process, Stream, assert_stops, start_taskvent};
+
+mod own_socket;
 
 /// A valid endpoint that no one binds: an inproc name in the program's own
 /// context.
@@ -25,28 +27,6 @@ fn control_sink(tasks: usize) -> (Process, String, String) {
     let mut endpoints = sink.endpoints(2);
     let control = endpoints.remove(1);
     (sink, endpoints.remove(0), control)
-}
-
-/// Starts our ventilator, which sends the batch once `workers` are there.
-fn ventilator(sink: &str, tasks: usize, workers: usize) -> (Process, String) {
-    let (tasks, workers) = (tasks.to_string(), workers.to_string());
-    let ventilator = Process::start(
-        "taskvent",
-        &[
-            "--bind",
-            ANY_PORT,
-            "--sink",
-            sink,
-            "--tasks",
-            &tasks,
-            "--workers",
-            &workers,
-            "--seed",
-            "3",
-        ],
-    );
-    let endpoint = ventilator.endpoint();
-    (ventilator, endpoint)
 }
 
 fn worker(ventilator: &str, sink: &str, control: &str) -> Process {
@@ -75,7 +55,7 @@ fn assert_killed(sink: &mut Process, workers: usize) {
 fn the_sinks_kill_stops_our_workers_once_the_batch_is_done() {
     const TASKS: usize = 10;
     let (mut sink, results, control) = control_sink(TASKS);
-    let (mut ventilator, tasks) = ventilator(&results, TASKS, 2);
+    let (mut ventilator, tasks) = start_taskvent(&results, TASKS, "3", 2);
     let mut workers = [0, 1].map(|_| worker(&tasks, &results, &control));
     ventilator.wait_success(DEADLINE);
     assert_killed(&mut sink, 2);
@@ -90,7 +70,7 @@ fn the_sinks_kill_stops_our_workers_once_the_batch_is_done() {
 #[test]
 fn our_sinks_kill_reaches_a_foreign_worker() {
     let (mut sink, results, control) = control_sink(5);
-    let (_ventilator, tasks) = ventilator(&results, 5, 1);
+    let (_ventilator, tasks) = start_taskvent(&results, 5, "3", 1);
     let mut worker = Process::peer(&[
         "taskwork",
         "--connect",
@@ -147,13 +127,7 @@ fn the_kill_stops_our_worker_in_the_middle_of_a_task() {
     // A minute's work. The test's own XPUB sees the worker subscribe, and
     // sends KILL once the task has started.
     let context = zmq::Context::new();
-    let controller = context.socket(zmq::XPUB).unwrap();
-    controller.set_linger(0).unwrap();
-    controller
-        .set_rcvtimeo(DEADLINE.as_millis() as i32)
-        .unwrap();
-    controller.bind(ANY_PORT).unwrap();
-    let control = controller.get_last_endpoint().unwrap().unwrap();
+    let (controller, control) = own_socket::bind(&context, zmq::XPUB);
     let ventilator = Process::peer(&["taskvent", "--bind", ANY_PORT, "--", A_MINUTE]);
     let tasks = ventilator.endpoint();
     let mut worker = worker(&tasks, NOWHERE, &control);
