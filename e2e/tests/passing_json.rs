@@ -112,6 +112,27 @@ fn with_no_client_the_server_says_hello_once_and_waits() {
 }
 
 #[test]
+fn when_its_last_client_leaves_the_server_waits_again() {
+    // "Disconnect your client and you will see the server block again."
+    let (server, endpoint) = start_server(ANY_PORT, INTERVAL_MS);
+    let mut first = start_client(&endpoint, &["--messages", "3"]);
+    first.wait_success(DEADLINE);
+    // Sleeps, to show that nothing happens: a message or two may still go
+    // to the client that left before the server sees it gone; after that,
+    // none, where 300 ms would have printed 15.
+    let asked = || count_lines(&server.output().stdout, ASKED);
+    thread::sleep(Duration::from_millis(200));
+    let before = asked();
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(asked(), before, "{}", server.output());
+    let second = start_client(&endpoint, &[]);
+    second.wait_for(Stream::Stdout, HELLO);
+    server.wait_until("more messages for the new client", DEADLINE, |output| {
+        (count_lines(&output.stdout, ASKED) >= before + 2).then_some(())
+    });
+}
+
+#[test]
 fn the_waiting_message_goes_to_the_first_client_at_once() {
     // The next message is a minute away: a client that gets one gets the
     // one that waited.
