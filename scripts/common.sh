@@ -133,14 +133,39 @@ finish() {
     fi
 }
 
-# finish_each NAME FIRST PID...: finish for each of the processes, named
-# NAME-FIRST, NAME-(FIRST + 1), ... in the order given.
+# finish_within SECONDS NAME PID: as finish, for a program that is to exit
+# by itself soon (a worker told to by its sink): fails, showing its stderr,
+# if it has not exited within SECONDS.
+finish_within() {
+    for _ in $(seq $(($1 * 20))); do
+        kill -0 "$3" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$3" 2>/dev/null; then
+        cat "$work/$2.err" >&2
+        fail "$2 did not exit within $1 s"
+    fi
+    finish "$2" "$3"
+}
+
+# finish_each [--within SECONDS] NAME FIRST PID...: finishes (or finishes
+# within, as above) the programs started as NAME-FIRST, NAME-(FIRST + 1),
+# ... with those PIDs, in the order given.
 finish_each() {
+    within=""
+    if [ "$1" = --within ]; then
+        within=$2
+        shift 2
+    fi
     each=$1
     number=$2
     shift 2
     for pid in "$@"; do
-        finish "$each-$number" "$pid"
+        if [ -n "$within" ]; then
+            finish_within "$within" "$each-$number" "$pid"
+        else
+            finish "$each-$number" "$pid"
+        fi
         number=$((number + 1))
     done
 }

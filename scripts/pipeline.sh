@@ -7,7 +7,9 @@ Usage: scripts/pipeline.sh [--tasks N] [--seed S] [--csv FILE] [workers...]
 
 Builds the programs once (release) and runs one batch with each given number
 of workers (default 4): tasksink and taskvent on free ports on 127.0.0.1,
-then the workers; taskvent sends the batch once they are all connected.
+then the workers; taskvent sends the batch once they are all connected,
+and the sink's KILL ends the workers when it is done (--control, the
+guide's chapter 2 kill signal).
 Prints the sink's output, the expected cost (the sum of the workloads), the
 elapsed time, the speedup (expected cost / elapsed) and the efficiency
 (speedup / workers). With several counts, for example 1 2 4 8, prints a
@@ -40,10 +42,11 @@ build taskvent taskwork tasksink
 run() {
     workers=$1
     start "tasksink-$workers" tasksink --bind 'tcp://127.0.0.1:*' --tasks "$tasks" \
-        >"$work/tasksink-$workers.out"
+        --control 'tcp://127.0.0.1:*' >"$work/tasksink-$workers.out"
     sink=$started
-    endpoints "tasksink-$workers" "$sink" 1
-    sink_endpoint=$listening
+    endpoints "tasksink-$workers" "$sink" 2
+    sink_endpoint=${listening%%$'\n'*}
+    control_endpoint=${listening#*$'\n'}
     start "taskvent-$workers" taskvent --bind 'tcp://127.0.0.1:*' --sink "$sink_endpoint" \
         --tasks "$tasks" --workers "$workers" --seed "$seed" >"$work/taskvent-$workers.out"
     ventilator=$started
@@ -52,12 +55,14 @@ run() {
     worker_pids=""
     for number in $(seq "$workers"); do
         start "taskwork-$workers-$number" taskwork --connect "$ventilator_endpoint" \
-            --sink "$sink_endpoint" >"$work/taskwork-$workers-$number.out"
+            --sink "$sink_endpoint" --control "$control_endpoint" \
+            >"$work/taskwork-$workers-$number.out"
         worker_pids="$worker_pids $started"
     done
     finish "taskvent-$workers" "$ventilator"
     finish "tasksink-$workers" "$sink"
-    stop $worker_pids
+    # The sink has sent KILL: each worker exits by itself, at once.
+    finish_each --within 10 "taskwork-$workers" 1 $worker_pids
 
     cat "$work/tasksink-$workers.out"
     outputs=""

@@ -771,3 +771,43 @@ pub fn run_tool(program: &str, args: &[&str]) -> String {
     }
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Sends `signal` (`"INT"` for Ctrl-C, or `"TERM"`) and checks that the
+/// process exits with status 0 within [`STOP`].
+pub fn assert_stops(process: &mut Process, signal: &str) {
+    process.signal(signal);
+    let status = process.wait_exit(STOP);
+    assert!(
+        status.success(),
+        "SIG{signal}: {status}\n{}",
+        process.output()
+    );
+}
+
+/// How many of the complete lines of `text` are exactly `line`.
+pub fn count_lines(text: &str, line: &str) -> usize {
+    complete_lines(text).filter(|each| *each == line).count()
+}
+
+/// Starts our `taskvent` on [`ANY_PORT`], sending `tasks` workloads of seed
+/// `seed` once `workers` workers are connected, and its `0` to `sink`; and
+/// returns it with its endpoint.
+pub fn start_taskvent(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
+    let ventilator = Process::start(
+        "taskvent",
+        &[
+            "--bind",
+            ANY_PORT,
+            "--sink",
+            sink,
+            "--tasks",
+            &tasks.to_string(),
+            "--seed",
+            seed,
+            "--workers",
+            &workers.to_string(),
+        ],
+    );
+    let endpoint = ventilator.endpoint();
+    (ventilator, endpoint)
+}

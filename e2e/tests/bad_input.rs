@@ -49,9 +49,19 @@ const WORKER: Cell = at(
 );
 const REPLIES: Cell = here("clients_warn_about_malformed_replies_and_ask_again");
 const CAMERAS: Cell = here("cameras_warn_about_malformed_messages_and_go_on");
+const PASSING_JSON: Cell = at(
+    "passing_json.rs",
+    "our_client_warns_about_bad_messages_and_skips_them",
+);
+const ECHO_SERVER: Cell = at(
+    "echo.rs",
+    "every_frame_comes_back_unchanged_and_what_is_not_json_is_warned_about",
+);
+const ECHOES: Cell = here("echo_client_warns_about_odd_echoes_and_counts_them");
 
 /// Every program that receives, and where it is tried with each of
-/// [`KINDS`]. (The others only send: wuserver, waynes-world, taskvent,
+/// [`KINDS`]. (An echo is whatever comes back: any text is a good one, the
+/// empty text too.) (The others only send: wuserver, waynes-world, taskvent,
 /// whose input is Enter.)
 ///
 /// Over the cap, a bound server caps what it takes with ZMQ_MAXMSGSIZE,
@@ -107,6 +117,21 @@ const MATRIX: &[(&str, [Cell; 5])] = &[
             here("tasksink_survives_a_message_over_its_size_cap"),
         ],
     ),
+    ("json-client", [PASSING_JSON; 5]),
+    (
+        "echo-server",
+        [
+            ECHO_SERVER,
+            ECHO_SERVER,
+            ECHO_SERVER,
+            ECHO_SERVER,
+            at(
+                "echo.rs",
+                "an_oversized_request_costs_only_its_own_connection",
+            ),
+        ],
+    ),
+    ("echo-client", [Good, ECHOES, Good, ECHOES, ECHOES]),
     ("camera1", [Good, CAMERAS, CAMERAS, CAMERAS, CAMERAS]),
     ("camera2", [Good, CAMERAS, CAMERAS, CAMERAS, CAMERAS]),
 ];
@@ -363,4 +388,24 @@ fn cameras_warn_about_malformed_messages_and_go_on() {
             ],
         );
     }
+}
+
+#[test]
+fn echo_client_warns_about_odd_echoes_and_counts_them() {
+    // A REP peer that answers each request with the next of these: the
+    // client counts every echo, so it still exits after five.
+    let server = bad_peer(
+        "rep",
+        "--bind",
+        ANY_PORT,
+        &["hex:fffe", "", "multi|part", "bytes:2000", "ok"],
+    );
+    let endpoint = server.endpoint();
+    let mut client = Process::start("echo-client", &["--connect", &endpoint]);
+    let output = client.wait_success(DEADLINE);
+    assert_eq!(output.stdout, "MSG: \nMSG: ok\n", "{output}");
+    assert_warned_about(
+        &output,
+        &["[255, 254]", r#"["multi", "part"]"#, "(2000 bytes)"],
+    );
 }

@@ -26,7 +26,9 @@ fn programs() -> Vec<String> {
         }
         let source = root.join(member).join("src");
         if source.join("main.rs").exists() {
-            programs.push(member.to_string());
+            let manifest = fs::read_to_string(root.join(member).join("Cargo.toml"))
+                .expect("read a member's Cargo.toml");
+            programs.push(main_binary(&manifest).unwrap_or(member).to_string());
         }
         if let Ok(bins) = fs::read_dir(source.join("bin")) {
             for bin in bins {
@@ -42,10 +44,37 @@ fn programs() -> Vec<String> {
     programs
 }
 
+/// The name a package gives its `src/main.rs` in a `[[bin]]` section, if it
+/// does not leave it the package's name (`passing-json` calls it
+/// `json-server`).
+fn main_binary(manifest: &str) -> Option<&str> {
+    manifest.split("[[bin]]").skip(1).find_map(|section| {
+        let section = section.split("\n[").next().unwrap_or_default();
+        let value = |key: &str| {
+            section.lines().find_map(|line| {
+                let (name, value) = line.split_once('=')?;
+                (name.trim() == key).then(|| value.trim().trim_matches('"'))
+            })
+        };
+        (value("path") == Some("src/main.rs"))
+            .then(|| value("name"))
+            .flatten()
+    })
+}
+
 #[test]
 fn the_programs_are_found() {
     let programs = programs();
-    for expected in ["hwserver", "lpclient", "taskvent", "camera2"] {
+    for expected in [
+        "hwserver",
+        "lpclient",
+        "taskvent",
+        "camera2",
+        "json-server",
+        "json-client",
+        "echo-server",
+        "echo-client",
+    ] {
         assert!(programs.iter().any(|p| p == expected), "{programs:?}");
     }
 }

@@ -2,7 +2,10 @@
 //! as real processes, with each other and with the guide's programs on zmq.rs
 //! (`zmqrs-peer taskvent`, `taskwork` and `tasksink`).
 
+use e2e::start_taskvent as ventilator;
 use e2e::{ANY_PORT, DEADLINE, Output, PROMPT, Process, STOP, Stream};
+
+mod own_socket;
 
 /// A valid endpoint that no one binds: an inproc name in the program's own
 /// context.
@@ -16,27 +19,6 @@ fn sink(tasks: usize) -> (Process, String) {
     );
     let endpoint = sink.endpoint();
     (sink, endpoint)
-}
-
-/// Starts our ventilator with `--workers`, and returns it with its endpoint.
-fn ventilator(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
-    let ventilator = Process::start(
-        "taskvent",
-        &[
-            "--bind",
-            ANY_PORT,
-            "--sink",
-            sink,
-            "--tasks",
-            &tasks.to_string(),
-            "--seed",
-            seed,
-            "--workers",
-            &workers.to_string(),
-        ],
-    );
-    let endpoint = ventilator.endpoint();
-    (ventilator, endpoint)
 }
 
 /// Starts the foreign ventilator: it waits for one worker, then sends `0`
@@ -126,11 +108,7 @@ fn assert_stops_at_once(process: &mut Process) {
 /// ventilator printed.
 fn capture_batch(tasks: usize, seed: &str) -> (Vec<u64>, Output) {
     let context = zmq::Context::new();
-    let sink = context.socket(zmq::PULL).unwrap();
-    sink.set_linger(0).unwrap();
-    sink.set_rcvtimeo(DEADLINE.as_millis() as i32).unwrap();
-    sink.bind(ANY_PORT).unwrap();
-    let sink_endpoint = sink.get_last_endpoint().unwrap().unwrap();
+    let (sink, sink_endpoint) = own_socket::bind(&context, zmq::PULL);
     let (mut ventilator, endpoint) = ventilator(&sink_endpoint, tasks, seed, 1);
     let worker = context.socket(zmq::PULL).unwrap();
     worker.set_linger(0).unwrap();

@@ -62,6 +62,20 @@ const CLIENTS_FIRST: &[(&str, Tested)] = &[
         ),
     ),
     (
+        "json-client",
+        at(
+            "passing_json.rs",
+            "a_client_started_before_its_server_still_receives",
+        ),
+    ),
+    (
+        "echo-client",
+        at(
+            "echo.rs",
+            "a_client_started_before_its_server_still_gets_its_echoes",
+        ),
+    ),
+    (
         "camera1",
         at(
             "waynes_world.rs",

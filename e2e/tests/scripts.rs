@@ -156,6 +156,50 @@ fn waynes_world_shows_both_cameras() {
 }
 
 #[test]
+fn passing_json_deals_the_messages_to_the_clients_in_turn() {
+    let output = run(
+        "passing-json.sh",
+        &["--interval-ms", "20", "--messages", "3", "2"],
+    );
+    for client in ["client 1: ", "client 2: "] {
+        let lines = output
+            .stdout
+            .lines()
+            .filter(|line| line.starts_with(client));
+        let hello = format!("{client}200 :: hello world");
+        assert_eq!(lines.clone().count(), 3, "{output}");
+        assert!(lines.into_iter().all(|line| line == hello), "{output}");
+    }
+    assert!(
+        output.stdout.matches("Hello world?\n").count() >= 6,
+        "{output}"
+    );
+}
+
+#[test]
+fn echo_prints_each_request_and_its_echo() {
+    let output = run("echo.sh", &["--requests", "2"]);
+    let request = r#"{"j2": "was here", "word": "up"}"#;
+    let expected = format!("{request}\nMSG: {request}\n").repeat(2);
+    assert_eq!(output.stdout, expected, "{output}");
+}
+
+#[test]
+fn ctrl_c_stops_passing_json_and_every_client_it_started() {
+    // Each client's lines go through a sed of the script's, which must go
+    // too.
+    let mut process = Process::script(
+        "passing-json.sh",
+        &["--interval-ms", "20", "--messages", "100000", "3"],
+    );
+    process.wait_for(Stream::Stdout, "client ");
+    process.signal("INT");
+    let status = process.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(130), "{}", process.output());
+    assert_eq!(process.leftovers(), Vec::<String>::new());
+}
+
+#[test]
 fn ctrl_c_stops_a_script_and_everything_it_started() {
     let mut process = Process::script("waynes-world.sh", &["--interval-ms", "20", "600"]);
     process.wait_for(Stream::Stdout, "MSG 2:  'Camera 2'");

@@ -14,6 +14,11 @@
 //! first for the start; this one counts such a result, and the clock starts
 //! with it.
 //!
+//! With `--control ENDPOINT` it is the guide's chapter 2 sink
+//! (`tasksink2.c`): it also binds a PUB socket, and once the batch is done
+//! it sends `KILL` there, which stops every `taskwork --control`
+//! (`control.rs` says how sure that is).
+//!
 //! The guide's sink waits for ever for a result that a dead worker took
 //! with it. With `--timeout-ms T` this one gives up when no result has come
 //! for T ms, says how many did, and exits with status 1.
@@ -23,8 +28,10 @@
 //! cargo run -p taskwork
 //! cargo run -p taskvent
 //! cargo run -p tasksink -- --timeout-ms 1000   # give up on a stalled batch
+//! cargo run -p tasksink -- --control            # and KILL on tcp://*:5559; taskwork --control
 //! ```
 
+mod control;
 mod results;
 mod stall;
 
@@ -34,6 +41,8 @@ use std::time::{Duration, Instant};
 use calloop::{EventLoop, LoopHandle, LoopSignal};
 use clap::Parser;
 use zsource::{Event, Multipart, ZmqSource};
+
+use crate::control::Control;
 
 /// Collects a batch of results and reports how long it took.
 #[derive(Parser)]
@@ -51,12 +60,17 @@ struct Args {
     /// however long it takes. Without it, the sink waits forever.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
+    /// Also bind a PUB socket here, and send `KILL` on it to the workers
+    /// (`taskwork --control`) once the batch is done (the guide's
+    /// `tasksink2`; without a value, its `tcp://*:5559`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "tcp://*:5559")]
+    control: Option<String>,
 }
 
 fn main() -> ExitCode {
     zhelpers::main(|| {
         let args = Args::parse();
-        let mut event_loop: EventLoop<Sink> = EventLoop::try_new()?;
+        let mut event_loop: EventLoop<'static, Sink> = EventLoop::try_new()?;
         // What the callback keeps: the batch so far.
         let mut sink = Sink {
             tasks: args.tasks,
@@ -68,6 +82,11 @@ fn main() -> ExitCode {
             timeout: args.timeout_ms.map(Duration::from_millis),
             stalled: false,
             signal: event_loop.get_signal(),
+            // Here, not in the callback: a handle in a source's callback
+            // would keep the loop, its sockets and so their context alive
+            // for ever, and the context's end is what gives the KILL its
+            // linger.
+            timers: event_loop.handle(),
         };
         zhelpers::stop_on_ctrl_c(&event_loop)?;
 
@@ -75,22 +94,36 @@ fn main() -> ExitCode {
         // Socket to receive messages on
         let receiver = context.socket(zmq::PULL)?;
         zhelpers::cap_message_size(&receiver)?;
-        zhelpers::bind(&receiver, &args.bind)?;
+        let bound = zhelpers::bind_quietly(&receiver, &args.bind)?;
+        let control = match &args.control {
+            Some(endpoint) => Some(Control::bind(&context, endpoint, &event_loop.handle())?),
+            None => None,
+        };
+        // Only now that all are bound, so that a sink that cannot bind one
+        // says only that.
+        eprintln!("listening on {bound}");
+        if let Some((_, bound)) = &control {
+            eprintln!("listening on {bound}");
+        }
 
-        let timers = event_loop.handle();
         event_loop
             .handle()
-            .insert_source(ZmqSource::new(receiver)?, move |event, _, sink| {
+            .insert_source(ZmqSource::new(receiver)?, |event, _, sink| {
                 let Event::Message(message) = event else {
                     return eprintln!("warning: {event:?}");
                 };
-                receive(sink, &message, &timers);
+                receive(sink, &message);
             })?;
 
         event_loop.run(None, &mut sink, |_| {})?;
         match sink.elapsed {
             // Calculate and report duration of batch (on the marks' line)
-            Some(elapsed) => println!("Total elapsed time: {} msec", elapsed.as_millis()),
+            Some(elapsed) => {
+                println!("Total elapsed time: {} msec", elapsed.as_millis());
+                if let Some((control, _)) = &control {
+                    control.kill();
+                }
+            }
             None if sink.stalled => return Err(stall::report(&sink).into()),
             None => {} // Ctrl-C
         }
@@ -116,10 +149,12 @@ struct Sink {
     timeout: Option<Duration>,
     stalled: bool,
     signal: LoopSignal,
+    /// For the timeout's timer.
+    timers: LoopHandle<'static, Sink>,
 }
 
 /// The batch start, or one more result.
-fn receive(sink: &mut Sink, message: &Multipart, timers: &LoopHandle<'_, Sink>) {
+fn receive(sink: &mut Sink, message: &Multipart) {
     if sink.elapsed.is_some() {
         return; // The batch is complete; the loop is about to stop.
     }
@@ -135,7 +170,7 @@ fn receive(sink: &mut Sink, message: &Multipart, timers: &LoopHandle<'_, Sink>) 
     // Start our clock now, and the timeout's, at the batch start.
     let started = *sink.started.get_or_insert_with(|| {
         if let Some(timeout) = sink.timeout {
-            stall::watch(timers, timeout);
+            stall::watch(&sink.timers, timeout);
         }
         now
     });

@@ -14,6 +14,13 @@
 //! timer always fires a little late, and chained that way the lateness does
 //! not add up over a batch.
 //!
+//! With `--control ENDPOINT` it is the guide's chapter 2 worker
+//! (`taskwork2.c`, "Handling Multiple Sockets"): it also subscribes to the
+//! sink's control socket and exits, with status 0, on any message there
+//! (the sink sends `KILL` once the batch is done). The guide polls its two
+//! sockets with `zmq_poll`; here both are sources of the one loop, beside
+//! the task timer, and the `KILL` stops it even in the middle of a task.
+//!
 //! A task is read as the guide's C worker reads it, with `atoi`
 //! (`workload.rs`). Whatever task it takes, the worker sends a result, so
 //! one odd task never leaves the sink waiting.
@@ -22,6 +29,8 @@
 //! cargo run -p tasksink
 //! cargo run -p taskwork                 # --connect tcp://localhost:5557 --sink tcp://localhost:5558
 //! cargo run -p taskvent
+//! cargo run -p tasksink -- --control    # the kill signal: tcp://*:5559
+//! cargo run -p taskwork -- --control    # tcp://localhost:5559
 //! ```
 
 mod workload;
@@ -45,6 +54,11 @@ struct Args {
     /// Endpoint of the sink, which collects the results.
     #[arg(long, default_value = "tcp://localhost:5558")]
     sink: String,
+    /// Also subscribe to the sink's control socket here, and exit on any
+    /// message from it (the guide's `taskwork2`; without a value, its
+    /// `tcp://localhost:5559`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "tcp://localhost:5559")]
+    control: Option<String>,
 }
 
 /// What the loop's callbacks share.
@@ -58,11 +72,27 @@ struct Worker {
 
 fn main() -> ExitCode {
     zhelpers::main(|| {
-        let Args { connect, sink } = Args::parse();
+        let Args {
+            connect,
+            sink,
+            control,
+        } = Args::parse();
         let mut event_loop: EventLoop<Worker> = EventLoop::try_new()?;
         zhelpers::stop_on_ctrl_c(&event_loop)?;
 
         let context = zmq::Context::new();
+        // Socket for control input, first, so that it has subscribed well
+        // before the batch this worker takes part in is done.
+        let controller = match &control {
+            Some(endpoint) => {
+                let controller = context.socket(zmq::SUB)?;
+                zhelpers::cap_message_size(&controller)?;
+                controller.set_subscribe(b"")?;
+                zhelpers::connect(&controller, endpoint)?;
+                Some(ZmqSource::new(controller)?)
+            }
+            None => None,
+        };
         // Socket to receive messages on. (The cap is a guard only: a
         // connecting socket that meets a message over it drops the
         // connection and never reconnects.)
@@ -85,6 +115,14 @@ fn main() -> ExitCode {
                 eprintln!("warning: result not sent: {error}");
             }
         })?;
+        // Any control message is a KILL.
+        if let Some(controller) = controller {
+            let signal = event_loop.get_signal();
+            handle.insert_source(controller, move |event, _, _| match event {
+                Event::Message(_) => signal.stop(),
+                other => eprintln!("warning: control socket: {other:?}"),
+            })?;
+        }
         let timers = handle.clone();
         handle.insert_source(ZmqSource::new(receiver)?, move |event, _, worker| {
             let Event::Message(task) = event else {

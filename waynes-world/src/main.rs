@@ -20,14 +20,13 @@
 //! cargo run -p waynes-world --bin camera2
 //! ```
 
-mod ipc_path;
-
 use std::process::ExitCode;
 use std::time::Duration;
 
 use calloop::EventLoop;
 use calloop::timer::{TimeoutAction, Timer};
 use clap::Parser;
+use zhelpers::ipc_path;
 use zsource::ZmqSource;
 
 /// Alternately publishes "Camera 1" on a TCP socket and "Camera 2" on an IPC

@@ -24,6 +24,9 @@ use calloop::EventLoop;
 use calloop::ping::make_ping;
 use zsource::retry_interrupted;
 
+pub mod ipc_path;
+pub mod json;
+
 /// The README's Rust snippets, compiled and run as doctests, so that the
 /// primer a newcomer copies is known to work.
 #[cfg(doctest)]

@@ -9,6 +9,7 @@
 //! ```text
 //! zmqrs-peer hwserver --bind tcp://127.0.0.1:*
 //! zmqrs-peer wuserver --bind tcp://127.0.0.1:* --cpp
+//! zmqrs-peer json-server --bind tcp://127.0.0.1:* --interval-ms 20
 //! zmqrs-peer bad-peer req --connect tcp://127.0.0.1:5555 -- "hex:fffe" "Hello"
 //! ```
 //!
@@ -47,6 +48,7 @@ use zeromq::{Socket, ZmqMessage};
 
 mod bad_peer;
 mod hello;
+mod json;
 mod pipeline;
 mod waynes_world;
 mod weather;
@@ -92,6 +94,17 @@ enum Command {
     Camera(waynes_world::CameraArgs),
     /// A publisher of one good picture and four malformed messages a tick.
     Garbage(waynes_world::GarbageArgs),
+    /// Passing JSON's server: PUSH; prints "Hello world?" and sends the
+    /// JSON once an interval, waiting for a client when it has none.
+    JsonServer(json::JsonServerArgs),
+    /// Passing JSON's client: PULL; prints `200 :: hello world` per message.
+    JsonClient(json::ConnectArgs),
+    /// The Eventloop echo server: REP; prints each request's JSON and sends
+    /// the request back.
+    EchoServer(json::BindArgs),
+    /// The Eventloop echo client: REQ; sends the JSON five times and prints
+    /// `MSG: <reply>` for each.
+    EchoClient(json::ConnectArgs),
     /// Sends exactly the messages it is given, malformed or not.
     BadPeer(bad_peer::Args),
 }
@@ -118,6 +131,10 @@ fn main() -> ExitCode {
             Command::WaynesWorld(args) => waynes_world::server(args).await,
             Command::Camera(args) => waynes_world::camera(args).await,
             Command::Garbage(args) => waynes_world::garbage(args).await,
+            Command::JsonServer(args) => json::json_server(args).await,
+            Command::JsonClient(args) => json::json_client(args).await,
+            Command::EchoServer(args) => json::echo_server(args).await,
+            Command::EchoClient(args) => json::echo_client(args).await,
             Command::BadPeer(args) => bad_peer::run(args).await,
         }
     });

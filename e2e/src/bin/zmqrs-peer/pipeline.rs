@@ -5,9 +5,12 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use rand::RngExt;
-use zeromq::{PullSocket, PushSocket, Socket, SocketEvent, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{
+    PubSocket, PullSocket, PushSocket, Socket, SocketEvent, SocketRecv, SocketSend, SubSocket,
+    ZmqMessage,
+};
 
-use crate::{Result, TIMEOUT, bind, connect, parse_message, stay, within};
+use crate::{Result, TIMEOUT, bind, connect, parse_message, show, stay, within};
 
 #[derive(clap::Args)]
 pub struct VentilatorArgs {
@@ -46,6 +49,10 @@ pub struct WorkerArgs {
     /// does, or this text, as some of its other languages' do.
     #[arg(long, default_value = "")]
     result: String,
+    /// As the guide's taskwork2: also subscribe to the sink's control
+    /// socket here, and exit on any message from it.
+    #[arg(long)]
+    control: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -54,6 +61,10 @@ pub struct SinkArgs {
     bind: String,
     #[arg(long, default_value_t = 100)]
     tasks: u32,
+    /// As the guide's tasksink2: also bind a PUB socket here, and send
+    /// "KILL" on it once the batch is done.
+    #[arg(long)]
+    control: Option<String>,
 }
 
 /// Waits for the workers, sends the batch start and the tasks, and prints
@@ -121,12 +132,23 @@ pub async fn ventilator(args: VentilatorArgs) -> Result {
 /// Prints each task and a dot, works that many milliseconds (the number at
 /// the start of its text, as C's atoi reads it), and sends a result.
 pub async fn worker(args: WorkerArgs) -> Result {
+    let mut controller = SubSocket::new();
+    if let Some(endpoint) = &args.control {
+        connect(&mut controller, endpoint).await?;
+        controller.subscribe("").await?;
+    }
     let mut receiver = PullSocket::new();
     connect(&mut receiver, &args.connect).await?;
     let mut sender = PushSocket::new();
     connect(&mut sender, &args.sink).await?;
     loop {
-        let task = receiver.recv().await?;
+        let task = tokio::select! {
+            task = receiver.recv() => task?,
+            kill = controller.recv(), if args.control.is_some() => {
+                println!("control: {}", show(&kill?));
+                return Ok(());
+            }
+        };
         let frame = task.get(0).map(|frame| &frame[..]).unwrap_or_default();
         // A C string: up to the first NUL.
         let text = frame.split(|&byte| byte == 0).next().unwrap_or_default();
@@ -149,6 +171,10 @@ pub async fn worker(args: WorkerArgs) -> Result {
 pub async fn sink(args: SinkArgs) -> Result {
     let mut receiver = PullSocket::new();
     bind(&mut receiver, &args.bind).await?;
+    let mut controller = PubSocket::new();
+    if let Some(endpoint) = &args.control {
+        bind(&mut controller, endpoint).await?;
+    }
     receiver.recv().await?;
     let started = Instant::now();
     for task in 0..args.tasks {
@@ -157,5 +183,11 @@ pub async fn sink(args: SinkArgs) -> Result {
         io::stdout().flush()?;
     }
     println!("Total elapsed time: {} msec", started.elapsed().as_millis());
-    Ok(())
+    if args.control.is_none() {
+        return Ok(());
+    }
+    // Send kill signal to workers
+    controller.send("KILL".into()).await?;
+    println!("KILL sent");
+    stay().await
 }

@@ -1,5 +1,6 @@
-//! Binding Wayne's World's IPC socket safely: not the lesson, so out of
-//! `main`.
+//! Binding an IPC socket safely, for the servers whose default endpoint is
+//! a path (Wayne's World, Passing JSON, the Eventloop echo): not their
+//! lesson, so out of their `main`.
 
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -11,7 +12,12 @@ use std::path::{Path, PathBuf};
 /// libzmq deletes whatever is at the path before it binds, so that the socket
 /// file a killed server left behind does not block the next one. But it would
 /// as readily delete a regular file, or take the path from a server that is
-/// still running, whose cameras would then be cut off without a word.
+/// still running, whose clients would then be cut off without a word.
+///
+/// # Errors
+///
+/// One line naming the endpoint, for a path that holds something else, or
+/// a live server.
 pub fn check(endpoint: &str) -> Result<(), String> {
     let Some(path) = socket_path(endpoint) else {
         return Ok(());
@@ -36,6 +42,19 @@ pub fn check(endpoint: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// As [`crate::bind`], for an endpoint that may be an IPC path: [`check`]s
+/// it first, and returns the socket file to remove when the server exits
+/// (keep it until then).
+///
+/// # Errors
+///
+/// As [`check`] and [`crate::bind`].
+pub fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<Option<SocketFile>, String> {
+    check(endpoint)?;
+    let bound = crate::bind(socket, endpoint)?;
+    Ok(SocketFile::of(&bound))
+}
+
 /// The file an IPC endpoint names: not a wildcard (`ipc://*`, a path libzmq
 /// makes up), nor a Linux abstract address (`ipc://@name`, which has no file).
 fn socket_path(endpoint: &str) -> Option<&Path> {
@@ -47,12 +66,15 @@ fn socket_path(endpoint: &str) -> Option<&Path> {
 /// `zmq_unbind` (it cleans up only the directory a wildcard bind made, and
 /// only if it made one). A file that is gone, or no longer the one we bound
 /// (another program took the path since), is left alone.
+#[derive(Debug)]
 pub struct SocketFile {
     path: PathBuf,
     inode: u64,
 }
 
 impl SocketFile {
+    /// The socket file a bound endpoint has, if it is an IPC one with a
+    /// file: as it is now, so that it is removed only if it is still ours.
     pub fn of(endpoint: &str) -> Option<SocketFile> {
         let path = socket_path(endpoint)?;
         let inode = fs::symlink_metadata(path).ok()?.ino();

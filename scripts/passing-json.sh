@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Passing JSON (PUSH/PULL): the server and a pool of clients taking turns.
+usage() {
+    cat <<USAGE
+Usage: scripts/passing-json.sh [--messages N] [--interval-ms MS] [clients]
+
+Builds the programs once (release), starts json-server on an IPC socket in a
+temporary directory (as the original uses IPC), then the given number of
+json-client (default 2). The server prints "Hello world?" per message; each
+client takes N messages (default 3), printed as "client K: 200 :: hello
+world", and exits; the server deals them in turn, so the clients' lines
+alternate. Then the server is stopped. --interval-ms is the time between two
+messages (default 1000).
+USAGE
+}
+messages=3
+interval_ms=1000
+clients=2
+while [ $# -gt 0 ]; do
+    case $1 in
+    -h | --help) usage; exit 0 ;;
+    --messages) messages=${2:?--messages needs a number}; shift 2 ;;
+    --interval-ms) interval_ms=${2:?--interval-ms needs a number}; shift 2 ;;
+    [1-9]*) clients=$1; shift ;;
+    *) usage >&2; exit 2 ;;
+    esac
+done
+
+. "$(dirname "$0")/common.sh"
+build passing-json
+
+start json-server json-server --bind "ipc://$work/passing-json.ipc" --interval-ms "$interval_ms"
+server=$started
+endpoints json-server "$server" 1
+endpoint=$listening
+echo "json-server listening on $endpoint" >&2
+
+client_pids=""
+for number in $(seq "$clients"); do
+    # Each client's lines marked with its number, as they come.
+    mkfifo "$work/json-client-$number.out"
+    sed -u "s/^/client $number: /" <"$work/json-client-$number.out" &
+    pids="$pids $!"
+    start "json-client-$number" json-client --connect "$endpoint" --messages "$messages" \
+        >"$work/json-client-$number.out"
+    client_pids="$client_pids $started"
+done
+finish_each json-client 1 $client_pids
+stop "$server"
