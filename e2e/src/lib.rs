@@ -789,15 +789,14 @@ pub fn count_lines(text: &str, line: &str) -> usize {
     complete_lines(text).filter(|each| *each == line).count()
 }
 
-/// Starts our `taskvent` on [`ANY_PORT`], sending `tasks` workloads of seed
-/// `seed` once `workers` workers are connected, and its `0` to `sink`; and
-/// returns it with its endpoint.
-pub fn start_taskvent(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
-    let ventilator = Process::start(
+/// Starts our `taskvent` bound to `bind`, sending `tasks` workloads of
+/// seed `seed` once `workers` workers are connected, and its `0` to `sink`.
+pub fn taskvent(bind: &str, sink: &str, tasks: usize, seed: &str, workers: usize) -> Process {
+    Process::start(
         "taskvent",
         &[
             "--bind",
-            ANY_PORT,
+            bind,
             "--sink",
             sink,
             "--tasks",
@@ -807,7 +806,12 @@ pub fn start_taskvent(sink: &str, tasks: usize, seed: &str, workers: usize) -> (
             "--workers",
             &workers.to_string(),
         ],
-    );
+    )
+}
+
+/// [`taskvent`] on [`ANY_PORT`], with the endpoint it got.
+pub fn start_taskvent(sink: &str, tasks: usize, seed: &str, workers: usize) -> (Process, String) {
+    let ventilator = taskvent(ANY_PORT, sink, tasks, seed, workers);
     let endpoint = ventilator.endpoint();
     (ventilator, endpoint)
 }

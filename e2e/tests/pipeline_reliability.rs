@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Output, PROMPT, Process, STOP, Stream};
+use e2e::{
+    A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Output, PROMPT, Process, STOP, Stream, taskvent,
+};
 
 /// Starts our sink, and returns it with its endpoint.
 fn sink(bind: &str, tasks: usize, extra: &[&str]) -> (Process, String) {
@@ -21,25 +23,6 @@ fn sink(bind: &str, tasks: usize, extra: &[&str]) -> (Process, String) {
     let sink = Process::start("tasksink", &args);
     let endpoint = sink.endpoint();
     (sink, endpoint)
-}
-
-/// Starts our ventilator with `--workers` and `--seed`.
-fn ventilator(bind: &str, sink: &str, tasks: usize, seed: &str, workers: usize) -> Process {
-    Process::start(
-        "taskvent",
-        &[
-            "--bind",
-            bind,
-            "--sink",
-            sink,
-            "--tasks",
-            &tasks.to_string(),
-            "--seed",
-            seed,
-            "--workers",
-            &workers.to_string(),
-        ],
-    )
 }
 
 /// Starts our worker.
@@ -185,7 +168,7 @@ fn a_worker_killed_mid_batch_leaves_the_sink_to_report_a_partial_count() {
     // of work: the one killed after its first task cannot finish them all.
     const TASKS: usize = 40;
     let (mut sink, sink_endpoint) = sink(ANY_PORT, TASKS, &["--timeout-ms", "500"]);
-    let ventilator = ventilator(ANY_PORT, &sink_endpoint, TASKS, "7", 2);
+    let ventilator = taskvent(ANY_PORT, &sink_endpoint, TASKS, "7", 2);
     let endpoint = ventilator.endpoint();
     let doomed = worker(&endpoint, &sink_endpoint);
     let _survivor = worker(&endpoint, &sink_endpoint);
@@ -209,12 +192,12 @@ fn a_worker_keeps_working_across_a_sink_restart() {
     // running when all three are in.
     let (first_sink, _) = sink(sink_endpoint, 100, &[]);
     let worker = worker(endpoint, sink_endpoint);
-    ventilator(endpoint, sink_endpoint, 3, "1", 1).wait_success(DEADLINE);
+    taskvent(endpoint, sink_endpoint, 3, "1", 1).wait_success(DEADLINE);
     wait_for_stdout(&first_sink, &marks(3));
     drop(first_sink); // SIGKILL
 
     let (mut second_sink, _) = sink(sink_endpoint, 3, &[]);
-    ventilator(endpoint, sink_endpoint, 3, "2", 1).wait_success(DEADLINE);
+    taskvent(endpoint, sink_endpoint, 3, "2", 1).wait_success(DEADLINE);
     assert_batch_complete(&second_sink.wait_success(DEADLINE), 3);
     // A worker prints a task before its result: all six are printed by now.
     let done = worker.output().stdout;
@@ -235,7 +218,7 @@ fn a_batch_completes_when_the_programs_start_back_to_front() {
         worker(endpoint, sink_endpoint),
         worker(endpoint, sink_endpoint),
     ];
-    let ventilator = ventilator(endpoint, sink_endpoint, TASKS, "3", 2);
+    let ventilator = taskvent(endpoint, sink_endpoint, TASKS, "3", 2);
     ventilator.wait_for(Stream::Stdout, "Total expected cost");
     let (mut sink, _) = sink(sink_endpoint, TASKS, &[]);
     assert_batch_complete(&sink.wait_success(DEADLINE), TASKS);
@@ -254,7 +237,7 @@ fn a_ventilator_waits_for_a_sink_that_starts_late() {
     const TASKS: usize = 10;
     let sink_ipc = IpcEndpoint::new("late-sink");
     let sink_endpoint = sink_ipc.as_str();
-    let mut ventilator = ventilator(ANY_PORT, sink_endpoint, TASKS, "5", 1);
+    let mut ventilator = taskvent(ANY_PORT, sink_endpoint, TASKS, "5", 1);
     let _worker = worker(&ventilator.endpoint(), sink_endpoint);
     let waiting = format!("waiting for the sink at {sink_endpoint}");
     ventilator.wait_for(Stream::Stderr, &waiting);
@@ -275,7 +258,7 @@ fn a_ventilator_stopped_before_its_sink_came_says_the_batch_is_lost() {
     for signal in ["INT", "TERM"] {
         let sink_ipc = IpcEndpoint::new("no-sink");
         let sink_endpoint = sink_ipc.as_str();
-        let mut ventilator = ventilator(ANY_PORT, sink_endpoint, 3, "1", 1);
+        let mut ventilator = taskvent(ANY_PORT, sink_endpoint, 3, "1", 1);
         let endpoint = ventilator.endpoint();
         let _worker = worker(&endpoint, sink_endpoint);
         ventilator.wait_for(Stream::Stderr, "waiting for the sink at");
@@ -377,7 +360,7 @@ fn idle_programs_stop_at_once() {
     });
     for_both_signals("a ventilator waiting for workers", || {
         let (sink, sink_endpoint) = sink(ANY_PORT, 10, &[]);
-        let ventilator = ventilator(ANY_PORT, &sink_endpoint, 10, "1", 1);
+        let ventilator = taskvent(ANY_PORT, &sink_endpoint, 10, "1", 1);
         ventilator.endpoint();
         (ventilator, vec![Box::new(sink)])
     });
@@ -414,7 +397,7 @@ fn programs_stop_at_once_after_their_peers_are_gone() {
     // when the peers are killed and the signal comes.
     for_both_signals("a worker in the middle of a task", || {
         let (sink, sink_endpoint) = sink(ANY_PORT, 100, &[]);
-        let mut ventilator = ventilator(ANY_PORT, &sink_endpoint, 100, "1", 1);
+        let mut ventilator = taskvent(ANY_PORT, &sink_endpoint, 100, "1", 1);
         let worker = worker(&ventilator.endpoint(), &sink_endpoint);
         wait_for_progress(&worker);
         ventilator.wait_success(DEADLINE); // Gone once the tasks are out.
@@ -423,7 +406,7 @@ fn programs_stop_at_once_after_their_peers_are_gone() {
     });
     for_both_signals("a sink in the middle of a batch", || {
         let (sink, sink_endpoint) = sink(ANY_PORT, 100, &["--timeout-ms", "60000"]);
-        let mut ventilator = ventilator(ANY_PORT, &sink_endpoint, 100, "1", 1);
+        let mut ventilator = taskvent(ANY_PORT, &sink_endpoint, 100, "1", 1);
         let worker = worker(&ventilator.endpoint(), &sink_endpoint);
         wait_for_progress(&sink);
         ventilator.wait_success(DEADLINE); // Gone once the tasks are out.
@@ -432,7 +415,7 @@ fn programs_stop_at_once_after_their_peers_are_gone() {
     });
     for_both_signals("a ventilator waiting for workers", || {
         let (sink, sink_endpoint) = sink(ANY_PORT, 10, &[]);
-        let ventilator = ventilator(ANY_PORT, &sink_endpoint, 10, "1", 2);
+        let ventilator = taskvent(ANY_PORT, &sink_endpoint, 10, "1", 2);
         let worker = worker(&ventilator.endpoint(), &sink_endpoint);
         ventilator.wait_for(Stream::Stderr, "1 of 2 workers connected");
         drop((worker, sink)); // SIGKILL
