@@ -433,6 +433,23 @@ impl Process {
         assert!(status.success(), "kill -INT -- -{} failed", self.pid);
     }
 
+    /// Sends `signal` (`"INT"` for Ctrl-C, or `"TERM"`) and checks that the
+    /// process exits with status 0 within [`STOP`], as every program that
+    /// runs until stopped must; `case` says what state it was stopped in.
+    pub fn assert_stops(&mut self, signal: &str, case: &str) {
+        // A deadline missed fails in wait_exit, which does not know the case.
+        eprintln!("stopping: {case}, SIG{signal}");
+        self.signal(signal);
+        let sent = Instant::now();
+        let status = self.wait_exit(STOP);
+        assert!(
+            status.success(),
+            "{case}, SIG{signal}: {status} after {:?}\n{}",
+            sent.elapsed(),
+            self.output()
+        );
+    }
+
     /// The processes still running that a script started (by the marker
     /// [`Process::script`] gave it), the script itself excluded.
     pub fn leftovers(&self) -> Vec<String> {
@@ -770,18 +787,6 @@ pub fn run_tool(program: &str, args: &[&str]) -> String {
         ));
     }
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Sends `signal` (`"INT"` for Ctrl-C, or `"TERM"`) and checks that the
-/// process exits with status 0 within [`STOP`].
-pub fn assert_stops(process: &mut Process, signal: &str) {
-    process.signal(signal);
-    let status = process.wait_exit(STOP);
-    assert!(
-        status.success(),
-        "SIG{signal}: {status}\n{}",
-        process.output()
-    );
 }
 
 /// How many of the complete lines of `text` are exactly `line`.

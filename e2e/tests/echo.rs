@@ -8,7 +8,7 @@
 
 mod own_socket;
 
-use e2e::{ANY_PORT, DEADLINE, Process, Stream, TempDir, assert_stops, count_lines};
+use e2e::{ANY_PORT, DEADLINE, Process, Stream, TempDir, count_lines};
 
 /// What the client sends, as Python's `json.dumps` writes it; the server
 /// prints it so too.
@@ -156,7 +156,7 @@ fn ctrl_c_and_sigterm_stop_them_at_once() {
         // An idle server (it has answered a client, so it is in its loop).
         let (mut server, endpoint) = start_server(ANY_PORT);
         bad_client(&endpoint, &[REQUEST]);
-        assert_stops(&mut server, signal);
+        server.assert_stops(signal, "server");
         // A client waiting for an echo that never comes: the test's own
         // REP socket answers the first request only.
         let context = zmq::Context::new();
@@ -166,7 +166,7 @@ fn ctrl_c_and_sigterm_stop_them_at_once() {
         quiet.send(request, 0).unwrap();
         client.wait_for(Stream::Stdout, "MSG: ");
         quiet.recv_bytes(0).unwrap(); // The second, never answered.
-        assert_stops(&mut client, signal);
+        client.assert_stops(signal, "client");
     }
 }
 

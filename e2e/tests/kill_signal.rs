@@ -8,7 +8,7 @@
 //! even in the middle of a task; and the shared behaviour: Ctrl-C with both
 //! sockets in the loop, bad control endpoints.
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Process, Stream, assert_stops, start_taskvent};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Process, Stream, start_taskvent};
 
 mod own_socket;
 
@@ -162,7 +162,7 @@ fn ctrl_c_stops_a_worker_with_both_sockets_in_its_loop() {
             worker.wait_until("the task to start", DEADLINE, |output| {
                 (output.stdout == format!("{workload}.")).then_some(())
             });
-            assert_stops(&mut worker, signal);
+            worker.assert_stops(signal, "worker");
         }
     }
 }

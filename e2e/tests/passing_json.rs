@@ -10,9 +10,7 @@ use std::fs;
 use std::thread;
 use std::time::Duration;
 
-use e2e::{
-    A_MINUTE, ANY_PORT, DEADLINE, Output, Process, Stream, TempDir, assert_stops, count_lines,
-};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Output, Process, Stream, TempDir, count_lines};
 
 /// What a client prints per message, ours and the original's.
 const HELLO: &str = "200 :: hello world";
@@ -222,7 +220,7 @@ fn ctrl_c_and_sigterm_stop_them_at_once() {
         // A server whose message waits for a client.
         let (mut server, _) = start_server(ANY_PORT, INTERVAL_MS);
         server.wait_for(Stream::Stdout, ASKED);
-        assert_stops(&mut server, signal);
+        server.assert_stops(signal, "server");
         // Both while messages flow; then a client whose server is gone. (A
         // client prints from its loop, so its handler is set by then.)
         let (mut server, endpoint) = start_server(ANY_PORT, INTERVAL_MS);
@@ -230,9 +228,9 @@ fn ctrl_c_and_sigterm_stop_them_at_once() {
         let mut other = start_client(&endpoint, &[]);
         client.wait_for(Stream::Stdout, HELLO);
         other.wait_for(Stream::Stdout, HELLO);
-        assert_stops(&mut client, signal);
-        assert_stops(&mut server, signal);
-        assert_stops(&mut other, signal);
+        client.assert_stops(signal, "client");
+        server.assert_stops(signal, "server");
+        other.assert_stops(signal, "other");
     }
 }
 

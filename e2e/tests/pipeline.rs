@@ -3,7 +3,7 @@
 //! (`zmqrs-peer taskvent`, `taskwork` and `tasksink`).
 
 use e2e::start_taskvent as ventilator;
-use e2e::{ANY_PORT, DEADLINE, Output, PROMPT, Process, STOP, Stream};
+use e2e::{ANY_PORT, DEADLINE, Output, PROMPT, Process, Stream};
 
 mod own_socket;
 
@@ -94,13 +94,6 @@ fn wait_for_progress(worker: &Process, expected: &str) {
     worker.wait_until(&format!("progress {expected:?}"), DEADLINE, |output| {
         (output.stdout == expected).then_some(())
     });
-}
-
-/// Stops a process with Ctrl-C and checks it exits 0 in time.
-fn assert_stops_at_once(process: &mut Process) {
-    process.signal("INT");
-    let status = process.wait_exit(STOP);
-    assert!(status.success(), "{status}\n{}", process.output());
 }
 
 /// A ventilator run against sockets of the test's own, standing in for one
@@ -222,7 +215,7 @@ fn the_end_of_stdin_counts_as_enter() {
 #[test]
 fn ctrl_c_stops_a_ventilator_waiting_for_enter() {
     let (mut ventilator, _worker, _sink) = ventilator_waiting_for_enter();
-    assert_stops_at_once(&mut ventilator);
+    ventilator.assert_stops("INT", "ventilator");
     assert_eq!(ventilator.output().stdout, PROMPT);
 }
 
@@ -235,7 +228,7 @@ fn ctrl_c_stops_a_ventilator_waiting_for_workers() {
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
     ventilator.wait_for(Stream::Stderr, "1 of 2 workers connected");
-    assert_stops_at_once(&mut ventilator);
+    ventilator.assert_stops("INT", "ventilator");
     assert_eq!(ventilator.output().stdout, "");
 }
 
@@ -248,7 +241,7 @@ fn ctrl_c_stops_an_idle_worker() {
         &["--connect", &endpoint, "--sink", &sink_endpoint],
     );
     wait_for_progress(&worker, "1.");
-    assert_stops_at_once(&mut worker);
+    worker.assert_stops("INT", "worker");
 }
 
 #[test]
@@ -257,13 +250,13 @@ fn ctrl_c_stops_a_worker_in_the_middle_of_a_task() {
     let (_ventilator, endpoint) = foreign_ventilator(None, &[], &["60000"]);
     let mut worker = Process::start("taskwork", &["--connect", &endpoint, "--sink", NOWHERE]);
     wait_for_progress(&worker, "60000.");
-    assert_stops_at_once(&mut worker);
+    worker.assert_stops("INT", "worker");
 }
 
 #[test]
 fn ctrl_c_stops_a_waiting_sink() {
     let (mut sink, _) = sink(10);
-    assert_stops_at_once(&mut sink);
+    sink.assert_stops("INT", "sink");
     assert_eq!(sink.output().stdout, "");
 }
 

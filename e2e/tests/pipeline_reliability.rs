@@ -121,17 +121,6 @@ fn assert_timed_out(sink: &mut Process, tasks: usize, timeout_ms: u64) -> usize 
     count
 }
 
-/// Sends `signal` and checks that the process exits 0 in time.
-fn assert_stops_at_once(process: &mut Process, signal: &str, case: &str) {
-    process.signal(signal);
-    let status = process.wait_exit(STOP);
-    assert!(
-        status.success(),
-        "{case}, SIG{signal}: {status}\n{}",
-        process.output()
-    );
-}
-
 #[test]
 fn a_sink_with_a_timeout_waits_for_the_batch_then_reports_a_stall() {
     let (mut sink, endpoint) = sink(ANY_PORT, 5, &["--timeout-ms", "100"]);
@@ -323,7 +312,7 @@ type Peers = Vec<Box<dyn Any>>;
 fn for_both_signals(name: &str, case: impl Fn() -> (Process, Peers)) {
     for signal in ["INT", "TERM"] {
         let (mut process, _peers) = case();
-        assert_stops_at_once(&mut process, signal, name);
+        process.assert_stops(signal, name);
     }
 }
 
@@ -441,7 +430,7 @@ fn sigterm_stops_a_sink_mid_batch_every_time() {
         sender.send("0", 0).unwrap();
         sender.send("", 0).unwrap();
         wait_for_stdout(&sink, ":");
-        assert_stops_at_once(&mut sink, "TERM", &format!("attempt {attempt}"));
+        sink.assert_stops("TERM", &format!("attempt {attempt}"));
     }
 }
 
@@ -456,6 +445,6 @@ fn sigint_stops_a_worker_mid_task_every_time() {
         let mut worker = worker(&endpoint, nowhere.as_str());
         tasks.send(A_MINUTE, 0).unwrap();
         wait_for_stdout(&worker, "60000.");
-        assert_stops_at_once(&mut worker, "INT", &format!("attempt {attempt}"));
+        worker.assert_stops("INT", &format!("attempt {attempt}"));
     }
 }

@@ -12,9 +12,9 @@ use std::iter;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, STOP, Stream, Tested};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, Stream, Tested};
 
 /// A request or update count no test reaches: the client runs until stopped.
 const FOREVER: &str = "4000000000";
@@ -550,7 +550,7 @@ fn sigterm_stops_wuserver_at_full_speed_every_time() {
         subscriber.connect(&server.endpoint()).unwrap();
         subscriber.set_subscribe(b"").unwrap();
         subscriber.recv_bytes(0).expect("the server publishes");
-        assert_stops(&mut server, "TERM", &format!("wuserver, attempt {attempt}"));
+        server.assert_stops("TERM", &format!("wuserver, attempt {attempt}"));
     }
 }
 
@@ -559,7 +559,7 @@ fn sigint_stops_wuclient_in_a_flood_every_time() {
     let _turn = one_at_a_time();
     for attempt in 0..20 {
         let (mut client, _flood) = wuclient_in_a_flood();
-        assert_stops(&mut client, "INT", &format!("wuclient, attempt {attempt}"));
+        client.assert_stops("INT", &format!("wuclient, attempt {attempt}"));
     }
 }
 
@@ -573,7 +573,7 @@ fn sigint_stops_a_camera_that_has_just_subscribed_every_time() {
         let mut camera = start_camera(1, &publisher.endpoint);
         publisher.wait_for_subscriber();
         let case = format!("camera1 just subscribed, attempt {attempt}");
-        assert_stops(&mut camera, "INT", &case);
+        camera.assert_stops("INT", &case);
     }
 }
 
@@ -592,24 +592,9 @@ fn stop_each(cases: &[Case]) {
     for case in cases {
         for signal in case.signals {
             let (mut process, _peers) = (case.scene)();
-            assert_stops(&mut process, signal, case.name);
+            process.assert_stops(signal, case.name);
         }
     }
-}
-
-/// Sends `signal` and checks that the process exits with 0 in time.
-fn assert_stops(process: &mut Process, signal: &str, case: &str) {
-    // A deadline missed fails in wait_exit, which does not know the case.
-    eprintln!("stopping: {case}, SIG{signal}");
-    process.signal(signal);
-    let sent = Instant::now();
-    let status = process.wait_exit(STOP);
-    assert!(
-        status.success(),
-        "{case}, SIG{signal}: {status} after {:?}\n{}",
-        sent.elapsed(),
-        process.output()
-    );
 }
 
 fn deadline_ms() -> i32 {

@@ -71,13 +71,6 @@ fn assert_alternates(server: &Process) {
     }
 }
 
-/// Sends Ctrl-C and checks that the process exits with 0 in time.
-fn ctrl_c(process: &mut Process) {
-    process.signal("INT");
-    let status = process.wait_exit(STOP);
-    assert!(status.success(), "{status}\n{}", process.output());
-}
-
 #[test]
 fn each_camera_sees_only_its_own_camera() {
     let dir = TempDir::new("own");
@@ -139,10 +132,10 @@ fn ctrl_c_stops_the_server_then_the_cameras_it_left() {
     let mut camera2 = start_camera(2, &ipc);
     wait_for_pictures(&camera1, 1, 0, 1);
     wait_for_pictures(&camera2, 2, 0, 1);
-    ctrl_c(&mut server);
+    server.assert_stops("INT", "server");
     assert_alternates(&server);
-    ctrl_c(&mut camera1);
-    ctrl_c(&mut camera2);
+    camera1.assert_stops("INT", "camera1");
+    camera2.assert_stops("INT", "camera2");
 }
 
 #[test]
@@ -152,7 +145,7 @@ fn ctrl_c_stops_a_receiving_camera() {
     for (number, endpoint) in [(1, &tcp), (2, &ipc)] {
         let mut camera = start_camera(number, endpoint);
         wait_for_pictures(&camera, number, 0, 1);
-        ctrl_c(&mut camera);
+        camera.assert_stops("INT", "camera");
     }
 }
 
@@ -194,7 +187,7 @@ fn the_ipc_socket_file_is_removed_on_exit() {
     let socket_file = dir.path("s.ipc");
     assert!(is_socket(&socket_file));
     server.wait_for(Stream::Stdout, "Camera 1?");
-    ctrl_c(&mut server);
+    server.assert_stops("INT", "server");
     assert!(!socket_file.exists(), "{}", server.output());
 }
 
@@ -262,7 +255,7 @@ fn the_originals_wildcard_ipc_endpoint_binds_a_made_up_path() {
     assert!(ipc.starts_with(&prefix), "{ipc}");
     let camera2 = start_camera(2, &ipc);
     wait_for_pictures(&camera2, 2, 0, 3);
-    ctrl_c(&mut server);
+    server.assert_stops("INT", "server");
     // Nothing is left behind in $TMPDIR.
     let left: Vec<_> = fs::read_dir(dir.dir()).unwrap().collect();
     assert!(left.is_empty(), "{left:?}");
