@@ -166,11 +166,11 @@ server=$subnet.1
 # recorded in $work/results.
 batch() {
     workers=$1
-    set -- --bind 'tcp://*:5558' --tasks "$tasks"
+    set -- --bind 'tcp://*:5558' --tasks "$tasks" --control 'tcp://*:5559'
     [ -z "$timeout_ms" ] || set -- "$@" --timeout-ms "$timeout_ms"
     on 1 "tasksink-$workers" tasksink "$@" >"$work/tasksink-$workers.out"
     sink=$started
-    endpoints "tasksink-$workers" "$sink" 1
+    endpoints "tasksink-$workers" "$sink" 2
     # The sink's marks as they come; its output is also the log that
     # record_batch reads.
     launch "marks-$workers" tail -s 0.1 -n +1 -f --pid="$sink" "$work/tasksink-$workers.out"
@@ -182,13 +182,15 @@ batch() {
     worker_pids=""
     for number in $(seq 2 $((workers + 1))); do
         on "$number" "taskwork-$workers-$number" taskwork --connect "tcp://$server:5557" \
-            --sink "tcp://$server:5558" >"$work/taskwork-$workers-$number.out"
+            --sink "tcp://$server:5558" --control "tcp://$server:5559" \
+            >"$work/taskwork-$workers-$number.out"
         worker_pids="$worker_pids $started"
     done
     finish "taskvent-$workers" "$ventilator"
     finish "marks-$workers" "$marks"
     finish "tasksink-$workers" "$sink"
-    stop $worker_pids
+    # The sink has sent KILL: each worker exits by itself, at once.
+    finish_each --within 10 "taskwork-$workers" 2 $worker_pids
     outputs=""
     for number in $(seq 2 $((workers + 1))); do
         output=$work/taskwork-$workers-$number.out

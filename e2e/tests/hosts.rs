@@ -285,10 +285,10 @@ fn the_pipeline_runs_across_hosts_and_leaves_nothing_behind() {
         "the_pipeline_runs_across_hosts_and_leaves_nothing_behind",
         &["--hosts", "3", "--tasks", "10", "pipeline"],
         &[
-            "host 1: tasksink --bind 'tcp://*:5558' --tasks 10\n",
+            "host 1: tasksink --bind 'tcp://*:5558' --tasks 10 --control 'tcp://*:5559'\n",
             "host 1: taskvent --bind 'tcp://*:5557' --sink tcp://localhost:5558 --tasks 10 --workers 2",
-            "host 2: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
-            "host 3: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558\n",
+            "host 2: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558 --control tcp://198.18.0.1:5559\n",
+            "host 3: taskwork --connect tcp://198.18.0.1:5557 --sink tcp://198.18.0.1:5558 --control tcp://198.18.0.1:5559\n",
             ":.........Total elapsed time: ",
             "Speedup: ",
         ],
