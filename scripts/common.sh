@@ -8,9 +8,17 @@
 
 set -eu
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin="${CARGO_TARGET_DIR:-$root/target}/release"
-work=$(mktemp -d "${TMPDIR:-/tmp}/zguide-demo.XXXXXX")
+# The script's own directory, also when it is run through a symlink.
+root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+# Where cargo builds: a relative CARGO_TARGET_DIR is relative to the
+# workspace, where `build` runs cargo.
+case ${CARGO_TARGET_DIR:-target} in
+/*) bin=$CARGO_TARGET_DIR/release ;;
+*) bin=$root/${CARGO_TARGET_DIR:-target}/release ;;
+esac
+# The temporary directory is made once the traps are set (below), so that
+# a signal at start-up cannot leave it behind.
+work=""
 pids=""
 exit_hooks=""
 
@@ -21,11 +29,15 @@ exit_hooks=""
 # what it undoes (see `at_exit`) would stay undone.
 cleanup() {
     trap - EXIT
-    trap '' INT TERM
-    jobs -p >"$work/jobs" 2>/dev/null || true
-    pids="$pids $(cat "$work/jobs" 2>/dev/null || true)"
+    trap '' INT TERM HUP
+    if [ -n "$work" ]; then
+        jobs -p >"$work/jobs" 2>/dev/null || true
+        pids="$pids $(cat "$work/jobs" 2>/dev/null || true)"
+    fi
     for pid in $pids; do
         kill "$pid" 2>/dev/null || true
+        # A stopped program (SIGSTOP, Ctrl-Z) only dies once continued.
+        kill -CONT "$pid" 2>/dev/null || true
     done
     for pid in $pids; do
         wait "$pid" 2>/dev/null || true
@@ -33,7 +45,7 @@ cleanup() {
     for hook in $exit_hooks; do
         "$hook" || true
     done
-    rm -rf "$work"
+    [ -z "$work" ] || rm -rf "$work"
 }
 
 # at_exit FUNCTION: cleanup calls the function once the processes are gone,
@@ -44,6 +56,24 @@ at_exit() {
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
+trap 'cleanup; exit 129' HUP
+work=${TMPDIR:-/tmp}/zguide-demo.$$.$RANDOM$RANDOM
+mkdir -m 700 "$work" || { work=""; exit 1; }
+
+# usage_error WHY: says why, and how to use the script; exit status 2.
+usage_error() {
+    echo "$(basename "$0"): $*" >&2
+    usage >&2
+    exit 2
+}
+
+# number WHAT VALUE: a usage error unless VALUE (of an option, or a count)
+# is a whole number.
+number() {
+    case ${2:-} in
+    '' | *[!0-9]*) usage_error "$1 needs a whole number" ;;
+    esac
+}
 
 fail() {
     echo "$(basename "$0"): $*" >&2
@@ -116,6 +146,7 @@ forget() {
 stop() {
     for pid in "$@"; do
         kill "$pid" 2>/dev/null || true
+        kill -CONT "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
         forget "$pid"
     done

@@ -12,16 +12,16 @@ each request, the client "MSG: <reply>" for each echo. --requests is the
 client's number of requests (default 5, as the original's).
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 requests=5
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --requests) requests=${2:?--requests needs a number}; shift 2 ;;
+    --requests) number "$@"; requests=$2; shift 2 ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build eventloop
 
 start echo-server echo-server --bind "ipc://$work/echo.ipc"

@@ -10,18 +10,18 @@ is done. --requests is the client's number of requests (default 10),
 --work-ms the server's work per request (default 1000).
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 requests=10
 work_ms=1000
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --requests) requests=${2:?--requests needs a number}; shift 2 ;;
-    --work-ms) work_ms=${2:?--work-ms needs a number}; shift 2 ;;
+    --requests) number "$@"; requests=$2; shift 2 ;;
+    --work-ms) number "$@"; work_ms=$2; shift 2 ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build hwserver hwclient
 
 start hwserver hwserver --bind 'tcp://127.0.0.1:*' --work-ms "$work_ms"

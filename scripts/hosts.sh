@@ -37,6 +37,7 @@ Options:
   --work-ms MS     lazy-pirate: hwserver's work per request (default 1000)
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 hosts=3
 tasks=100
 seed=1
@@ -50,17 +51,17 @@ counts=""
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --hosts) hosts=${2:?--hosts needs a number}; shift 2 ;;
-    --tasks) tasks=${2:?--tasks needs a number}; shift 2 ;;
-    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-    --timeout-ms) timeout_ms=${2:?--timeout-ms needs a number}; shift 2 ;;
-    --updates) updates=${2:?--updates needs a number}; shift 2 ;;
-    --requests) requests=${2:?--requests needs a number}; shift 2 ;;
-    --retries) retries=${2:?--retries needs a number}; shift 2 ;;
-    --work-ms) work_ms=${2:?--work-ms needs a number}; shift 2 ;;
+    --hosts) number "$@"; hosts=$2; shift 2 ;;
+    --tasks) number "$@"; tasks=$2; shift 2 ;;
+    --seed) number "$@"; seed=$2; shift 2 ;;
+    --timeout-ms) number "$@"; timeout_ms=$2; shift 2 ;;
+    --updates) number "$@"; updates=$2; shift 2 ;;
+    --requests) number "$@"; requests=$2; shift 2 ;;
+    --retries) number "$@"; retries=$2; shift 2 ;;
+    --work-ms) number "$@"; work_ms=$2; shift 2 ;;
     pipeline | weather | lazy-pirate) [ -z "$demo" ] || { usage >&2; exit 2; }; demo=$1; shift ;;
     [1-9] | [1-9]*[0-9]) [ "$demo" = pipeline ] || { usage >&2; exit 2; }
-        case $1 in *[!0-9]*) usage >&2; exit 2 ;; esac
+        case $1 in *[!0-9]*) usage >&2; exit 2 ;; ????*) usage_error "at most 253 worker hosts" ;; esac
         counts="$counts $1"; shift ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -79,7 +80,6 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 2
 fi
 
-. "$(dirname "$0")/common.sh"
 command -v ip >/dev/null || fail "needs ip, from iproute2"
 
 # The run's names: the script's process id and a random number, so that
@@ -90,7 +90,7 @@ command -v ip >/dev/null || fail "needs ip, from iproute2"
 # is private to the run, so the addresses (198.18.0.0/15 is set aside for
 # benchmarks, RFC 2544) and the guide's fixed ports are the same for every
 # run and never clash with anything else on this machine.
-run_id=zguide-$$-$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
+run_id=zguide-$$-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 switch=$run_id-sw
 subnet=198.18.0
 namespaces=""
@@ -120,6 +120,8 @@ at_exit remove_hosts
 # make_ns NS: a new namespace, noted before it exists, so that a Ctrl-C in
 # between cannot leave it behind.
 make_ns() {
+    # Not ours if it is there already: cleanup must not remove it.
+    [ ! -e "/run/netns/$1" ] || fail "network namespace $1 exists already"
     namespaces="$namespaces $1"
     ip netns add "$1" || fail "cannot make network namespace $1"
 }
@@ -191,13 +193,13 @@ batch() {
     finish "tasksink-$workers" "$sink"
     # The sink has sent KILL: each worker exits by itself, at once.
     finish_each --within 10 "taskwork-$workers" 2 $worker_pids
-    outputs=""
+    outputs=()
     for number in $(seq 2 $((workers + 1))); do
         output=$work/taskwork-$workers-$number.out
-        outputs="$outputs $output"
+        outputs+=("$output")
         echo "host $number: taskwork did $(tr -cd . <"$output" | wc -c) tasks, $(work_done "$output") msec of work"
     done
-    record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" $outputs
+    record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" "${outputs[@]}"
 }
 
 case $demo in

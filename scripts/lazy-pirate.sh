@@ -16,20 +16,20 @@ client's number of requests (default 6). The server works 500 ms per
 request.
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 requests=6
 kill_after=3
 down_ms=1500
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --requests) requests=${2:?--requests needs a number}; shift 2 ;;
-    --kill-after) kill_after=${2:?--kill-after needs a number}; shift 2 ;;
-    --down-ms) down_ms=${2:?--down-ms needs a number}; shift 2 ;;
+    --requests) number "$@"; requests=$2; shift 2 ;;
+    --kill-after) number "$@"; kill_after=$2; shift 2 ;;
+    --down-ms) number "$@"; down_ms=$2; shift 2 ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build hwserver lpclient
 
 endpoint="ipc://$work/server.ipc"
@@ -54,7 +54,11 @@ if kill -0 "$client" 2>/dev/null; then
     wait "$server" 2>/dev/null || true
     forget "$server"
     echo "--- hwserver killed; starting it again in $down_ms ms ---" >&2
-    sleep "$(awk "BEGIN { print $down_ms / 1000 }")"
+    # In the background, so that a signal meanwhile is handled at once.
+    sleep "$(awk "BEGIN { print $down_ms / 1000 }")" &
+    pids="$pids $!"
+    wait $!
+    forget $!
     start hwserver-again hwserver --bind "$endpoint" --work-ms 500 >/dev/null
     server=$started
     endpoints hwserver-again "$server" 1

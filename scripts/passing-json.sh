@@ -13,20 +13,20 @@ alternate. Then the server is stopped. --interval-ms is the time between two
 messages (default 1000).
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 messages=3
 interval_ms=1000
 clients=2
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --messages) messages=${2:?--messages needs a number}; shift 2 ;;
-    --interval-ms) interval_ms=${2:?--interval-ms needs a number}; shift 2 ;;
-    [1-9]*) clients=$1; shift ;;
+    --messages) number "$@"; messages=$2; shift 2 ;;
+    --interval-ms) number "$@"; interval_ms=$2; shift 2 ;;
+    [1-9]*) number "a client count" "$1"; clients=$1; shift ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build passing-json
 
 start json-server json-server --bind "ipc://$work/passing-json.ipc" --interval-ms "$interval_ms"

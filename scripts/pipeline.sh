@@ -19,6 +19,7 @@ workloads (--seed, default 1); --tasks is the batch size (default 100).
 --csv also writes the results to FILE, for docs/plot.py.
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 tasks=100
 seed=1
 counts=""
@@ -26,16 +27,15 @@ csv=""
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --tasks) tasks=${2:?--tasks needs a number}; shift 2 ;;
-    --seed) seed=${2:?--seed needs a number}; shift 2 ;;
-    --csv) csv=${2:?--csv needs a file name}; shift 2 ;;
-    [1-9]*) counts="$counts $1"; shift ;;
+    --tasks) number "$@"; tasks=$2; shift 2 ;;
+    --seed) number "$@"; seed=$2; shift 2 ;;
+    --csv) [ -n "${2:-}" ] || usage_error "--csv needs a file name"; csv=$2; shift 2 ;;
+    [1-9]*) number "a worker count" "$1"; counts="$counts $1"; shift ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 counts=${counts:-4}
 
-. "$(dirname "$0")/common.sh"
 build taskvent taskwork tasksink
 
 # run WORKERS: one batch, recorded in $work/results.
@@ -65,11 +65,11 @@ run() {
     finish_each --within 10 "taskwork-$workers" 1 $worker_pids
 
     cat "$work/tasksink-$workers.out"
-    outputs=""
+    outputs=()
     for number in $(seq "$workers"); do
-        outputs="$outputs $work/taskwork-$workers-$number.out"
+        outputs+=("$work/taskwork-$workers-$number.out")
     done
-    record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" $outputs
+    record_batch "$workers" "$work/taskvent-$workers.out" "$work/tasksink-$workers.out" "${outputs[@]}"
 }
 
 for workers in $counts; do

@@ -11,18 +11,18 @@ seconds (default 5), or until Ctrl-C, then stops them all. --interval-ms
 is the time between two messages (default 1000).
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 seconds=5
 interval_ms=1000
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --interval-ms) interval_ms=${2:?--interval-ms needs a number}; shift 2 ;;
-    [0-9]*) seconds=$1; shift ;;
+    --interval-ms) number "$@"; interval_ms=$2; shift 2 ;;
+    [0-9]*) number "a number of seconds" "$1"; seconds=$1; shift ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build waynes-world
 
 start waynes-world waynes-world --tcp 'tcp://127.0.0.1:*' --ipc "ipc://$work/waynes-world.ipc" \

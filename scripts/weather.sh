@@ -12,18 +12,18 @@ zip codes 10001, 10002, ... Each collects N updates for its zip code
 clients took, then stops the server.
 USAGE
 }
+. "$(dirname "$(readlink -f "$0")")/common.sh" || exit 1
 updates=100
 clients=5
 while [ $# -gt 0 ]; do
     case $1 in
     -h | --help) usage; exit 0 ;;
-    --updates) updates=${2:?--updates needs a number}; shift 2 ;;
-    [0-9]*) clients=$1; shift ;;
+    --updates) number "$@"; updates=$2; shift 2 ;;
+    [0-9]*) number "a client count" "$1"; clients=$1; shift ;;
     *) usage >&2; exit 2 ;;
     esac
 done
 
-. "$(dirname "$0")/common.sh"
 build wuserver wuclient
 
 start wuserver wuserver --bind 'tcp://127.0.0.1:*'

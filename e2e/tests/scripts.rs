@@ -5,7 +5,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use e2e::{DEADLINE, Output, Process, Stream, hwclient_output, workspace_root};
+use e2e::{
+    DEADLINE, Output, Process, Stream, TempDir, hwclient_output, signal_pid, workspace_root,
+};
 
 /// A script's run, generous for a busy machine; the scripts themselves
 /// finish in a few seconds.
@@ -88,8 +90,9 @@ fn weather_gives_each_client_its_own_zip_code() {
 
 #[test]
 fn a_failing_program_fails_the_script() {
-    // wuclient rejects the update count, so the demo cannot succeed.
-    let mut process = Process::script("weather.sh", &["--updates", "many", "1"]);
+    // A whole number to the script, too big for wuclient, which rejects
+    // it: the demo cannot succeed.
+    let mut process = Process::script("weather.sh", &["--updates", "99999999999999999999", "1"]);
     let status = process.wait_exit(RUN);
     let output = process.output();
     assert_eq!(status.code(), Some(1), "{output}");
@@ -251,4 +254,127 @@ fn a_log_that_is_not_there_yet_does_not_fail_the_script() {
         output.stdout, "late listening on tcp://127.0.0.1:1\nquick has its log\n",
         "{output}"
     );
+}
+
+/// An option of each script that takes a number.
+const NUMBER_OPTIONS: &[(&str, &str)] = &[
+    ("hello.sh", "--requests"),
+    ("weather.sh", "--updates"),
+    ("pipeline.sh", "--tasks"),
+    ("waynes-world.sh", "--interval-ms"),
+    ("lazy-pirate.sh", "--kill-after"),
+    ("passing-json.sh", "--messages"),
+    ("echo.sh", "--requests"),
+    ("hosts.sh", "--hosts"),
+];
+
+#[test]
+fn a_missing_or_bad_number_is_a_usage_error() {
+    for (script, option) in NUMBER_OPTIONS {
+        for args in [&[*option][..], &[*option, "abc"], &[*option, "2.5"]] {
+            let mut process = Process::script(script, args);
+            let status = process.wait_exit(DEADLINE);
+            let output = process.output();
+            assert_eq!(status.code(), Some(2), "{script} {args:?}: {output}");
+            assert!(
+                output.stderr.contains("needs a whole number"),
+                "{script} {args:?}: {output}"
+            );
+        }
+    }
+    // And a count where a script takes one.
+    for (script, count) in [("weather.sh", "5abc"), ("waynes-world.sh", "1x")] {
+        let mut process = Process::script(script, &[count]);
+        let status = process.wait_exit(DEADLINE);
+        assert_eq!(status.code(), Some(2), "{script}: {}", process.output());
+    }
+}
+
+#[test]
+fn a_script_run_through_a_symlink_works() {
+    let temp = TempDir::new("scripts-symlink");
+    let link = temp.path("hello");
+    std::os::unix::fs::symlink(workspace_root().join("scripts/hello.sh"), &link)
+        .expect("make a symlink");
+    let link = link.to_str().expect("a UTF-8 path");
+    // Process::script takes an absolute path as it is.
+    let mut process = Process::script(link, &["--requests", "1", "--work-ms", "0"]);
+    let output = process.wait_success(RUN);
+    assert!(output.stdout.contains("Received World 0"), "{output}");
+    assert_eq!(process.leftovers(), Vec::<String>::new(), "{output}");
+}
+
+#[test]
+fn a_stopped_program_does_not_hang_the_scripts_cleanup() {
+    // SIGSTOP, as the README suggests trying on a server: a stopped program
+    // dies of SIGTERM only once continued, and the cleanup waits for it.
+    let mut process = Process::script("waynes-world.sh", &["--interval-ms", "20", "600"]);
+    process.wait_for(Stream::Stdout, "MSG 2:  'Camera 2'");
+    let leftovers = process.leftovers();
+    let camera = leftovers
+        .iter()
+        .find(|line| line.contains("camera2"))
+        .and_then(|line| line.split(':').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("no camera2 among {leftovers:?}"));
+    signal_pid(camera, "STOP");
+    process.signal("INT");
+    let status = process.wait_exit(DEADLINE);
+    assert_eq!(status.code(), Some(130), "{}", process.output());
+    assert_eq!(process.leftovers(), Vec::<String>::new());
+}
+
+#[test]
+fn a_temporary_directory_with_a_space_gives_the_right_figures() {
+    let temp = TempDir::new("scripts-space");
+    let tmpdir = temp.path("a b");
+    std::fs::create_dir(&tmpdir).expect("make a directory with a space");
+    let mut process =
+        Process::script_with("pipeline.sh", &["--tasks", "10", "1", "2"], |command| {
+            command.env("TMPDIR", &tmpdir);
+        });
+    let output = process.wait_success(RUN);
+    // workers, cost, msec, busiest, msec, ...: the busiest worker did work.
+    let rows: Vec<Vec<&str>> = output
+        .stdout
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .filter(|fields| fields.len() == 11 && fields[2] == "msec")
+        .collect();
+    assert_eq!(rows.len(), 2, "{output}");
+    for row in rows {
+        let busiest: u64 = row[3].parse().expect("a number");
+        assert!(busiest > 0, "{row:?}\n{output}");
+    }
+}
+
+#[test]
+fn a_signal_at_start_up_leaves_no_temporary_directory() {
+    // The signal at a different moment of the start-up each time, from at
+    // once to 10 ms in: not a wait for readiness, the fault's timing.
+    let temp = TempDir::new("scripts-start-up");
+    for attempt in 0..50 {
+        let mut process = Process::script_with("hello.sh", &["--requests", "1"], |command| {
+            command.env("TMPDIR", temp.dir());
+        });
+        std::thread::sleep(Duration::from_micros(200 * attempt));
+        process.signal("TERM");
+        let status = process.wait_exit(RUN);
+        let left: Vec<_> = std::fs::read_dir(temp.dir())
+            .expect("list the temporary directory")
+            .flatten()
+            .map(|entry| entry.file_name())
+            .collect();
+        assert!(left.is_empty(), "attempt {attempt}, {status}: {left:?}");
+    }
+}
+
+#[test]
+fn sigterm_stops_lazy_pirate_while_its_server_is_down() {
+    let mut process = Process::script("lazy-pirate.sh", &["--down-ms", "60000"]);
+    process.wait_for(Stream::Stderr, "--- hwserver killed;");
+    process.signal("TERM");
+    let status = process.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(143), "{}", process.output());
+    assert_eq!(process.leftovers(), Vec::<String>::new());
 }
