@@ -8,7 +8,7 @@
 //! even in the middle of a task; and the shared behaviour: Ctrl-C with both
 //! sockets in the loop, bad control endpoints.
 
-use e2e::{A_MINUTE, ANY_PORT, DEADLINE, Process, Stream, start_taskvent};
+use e2e::{A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Process, Stream, start_taskvent};
 
 mod own_socket;
 
@@ -197,4 +197,44 @@ fn control_without_a_value_is_the_guides_port_5559() {
         let output = help.wait_success(DEADLINE);
         assert!(output.stdout.contains(endpoint), "{program}: {output}");
     }
+}
+
+#[test]
+fn a_worker_started_before_its_sink_still_gets_the_kill() {
+    // The worker does its tasks with no sink there; their results wait in
+    // its socket and complete the batch the moment the sink binds, before
+    // the worker's control socket has reconnected and subscribed. The sink
+    // must still reach it.
+    let results = IpcEndpoint::new("kill-late-sink-results");
+    let control = IpcEndpoint::new("kill-late-sink-control");
+    let (ventilator, tasks) = start_taskvent(results.as_str(), 3, "1", 1);
+    let mut worker = worker(&tasks, results.as_str(), control.as_str());
+    // Three tasks of at most 100 ms each; the ventilator says it is waiting
+    // for its sink a second after it sent them, by when the worker is done.
+    worker.wait_until("three tasks", DEADLINE, |output| {
+        (output.stdout.matches('.').count() == 3).then_some(())
+    });
+    let waiting = format!("waiting for the sink at {}", results.as_str());
+    ventilator.wait_for(Stream::Stderr, &waiting);
+    let mut sink = Process::start(
+        "tasksink",
+        &[
+            "--bind",
+            results.as_str(),
+            "--tasks",
+            "3",
+            "--control",
+            control.as_str(),
+        ],
+    );
+    assert!(
+        sink.wait_success(DEADLINE)
+            .stdout
+            .contains("Total elapsed time: ")
+    );
+    // (The ventilator goes on waiting to hand its `0` to a sink that came
+    // and went, as docs/DESIGN.md says. It is killed at the end.)
+    drop(ventilator);
+    let status = worker.wait_exit(DEADLINE);
+    assert!(status.success(), "{status}\n{}", worker.output());
 }

@@ -12,15 +12,20 @@
 //! the sink when it sends (one started after the batch, or a slow joiner)
 //! misses it, as with the guide's, and so does one whose connection is
 //! broken; the sink cannot tell that from its side. A worker connects its
-//! control socket before it takes any task, so one that took part in the
-//! batch has, in practice, long subscribed.
+//! control socket before it takes any task, but when the sink starts last,
+//! the results a worker has queued can complete the batch before the
+//! worker's control socket has reconnected: so the sink stays until its
+//! control socket has been bound for [`GRACE`], and sends `KILL` again to
+//! each subscription that comes meanwhile. (A worker retries its connection
+//! every 100 ms, libzmq's default.)
 
 use std::cell::Cell;
 use std::error::Error;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use calloop::{Dispatcher, LoopHandle};
+use calloop::timer::{TimeoutAction, Timer};
+use calloop::{Dispatcher, EventLoop, LoopHandle};
 use zsource::{Event, ZmqSource};
 
 use crate::Sink;
@@ -33,6 +38,7 @@ pub const GRACE: Duration = Duration::from_secs(1);
 pub struct Control {
     publisher: Dispatcher<'static, ZmqSource, Sink>,
     subscriptions: Rc<Cell<u32>>,
+    bound: Instant,
 }
 
 impl Control {
@@ -53,33 +59,66 @@ impl Control {
         let subscriptions = Rc::new(Cell::new(0));
         let counted = Rc::clone(&subscriptions);
         let publisher = ZmqSource::new(publisher)?;
-        let publisher = Dispatcher::new(publisher, move |event, _, _: &mut Sink| match event {
-            // 1 and a prefix subscribes, 0 and a prefix unsubscribes (which
-            // libzmq passes on only for the last subscriber of a prefix).
-            Event::Message(message) if message.first().first() == Some(&1) => {
-                counted.set(counted.get() + 1);
-            }
-            Event::Message(_) => {}
-            other => eprintln!("warning: control socket: {other:?}"),
-        });
+        let publisher = Dispatcher::new(
+            publisher,
+            move |event, socket, sink: &mut Sink| match event {
+                // 1 and a prefix subscribes, 0 and a prefix unsubscribes (which
+                // libzmq passes on only for the last subscriber of a prefix).
+                Event::Message(message) if message.first().first() == Some(&1) => {
+                    counted.set(counted.get() + 1);
+                    // A worker that subscribes after the batch is done gets
+                    // its KILL too (the others get it again, and are gone).
+                    if sink.elapsed.is_some() {
+                        if let Err(e) = socket.send("KILL") {
+                            eprintln!("warning: KILL not sent: {e}");
+                        }
+                    }
+                }
+                Event::Message(_) => {}
+                other => eprintln!("warning: control socket: {other:?}"),
+            },
+        );
         handle.register_dispatcher(publisher.clone())?;
         Ok((
             Control {
                 publisher,
                 subscriptions,
+                bound: Instant::now(),
             },
             bound,
         ))
     }
 
-    /// Sends `KILL` to the workers and grants it [`GRACE`] to leave when the
-    /// socket closes; says on stderr how many workers had subscribed.
-    pub fn kill(&self) {
-        let publisher = self.publisher.as_source_ref();
+    /// Sends `KILL` to the workers; runs the loop until the control socket
+    /// has been bound for [`GRACE`], for workers that subscribe late; and
+    /// grants the last `KILL` [`GRACE`] to leave when the socket closes.
+    /// Says on stderr how many workers had subscribed.
+    pub fn kill(&self, event_loop: &mut EventLoop<'static, Sink>, sink: &mut Sink) {
         // Send kill signal to workers
-        if let Err(e) = publisher.send("KILL") {
+        if let Err(e) = self.publisher.as_source_ref().send("KILL") {
             return eprintln!("warning: KILL not sent: {e}");
         }
+        if let Some(late) = (self.bound + GRACE).checked_duration_since(Instant::now()) {
+            // Ctrl-C stops this run too.
+            let signal = event_loop.get_signal();
+            let stop = move |_, _: &mut (), _: &mut Sink| {
+                signal.stop();
+                TimeoutAction::Drop
+            };
+            let waited = event_loop
+                .handle()
+                .insert_source(Timer::from_duration(late), stop)
+                .map_err(|e| e.error.to_string())
+                .and_then(|_| {
+                    event_loop
+                        .run(None, sink, |_| {})
+                        .map_err(|e| e.to_string())
+                });
+            if let Err(e) = waited {
+                eprintln!("warning: cannot wait for late workers: {e}");
+            }
+        }
+        let publisher = self.publisher.as_source_ref();
         if let Err(e) = publisher.flush(GRACE) {
             eprintln!("warning: KILL may not reach the workers: {e}");
         }

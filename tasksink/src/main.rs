@@ -121,7 +121,7 @@ fn main() -> ExitCode {
             Some(elapsed) => {
                 println!("Total elapsed time: {} msec", elapsed.as_millis());
                 if let Some((control, _)) = &control {
-                    control.kill();
+                    control.kill(&mut event_loop, &mut sink);
                 }
             }
             None if sink.stalled => return Err(stall::report(&sink).into()),

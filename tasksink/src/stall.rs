@@ -15,6 +15,9 @@ use crate::Sink;
 pub fn watch(handle: &LoopHandle<'_, Sink>, timeout: Duration) {
     let timer = Timer::from_duration(timeout);
     let inserted = handle.insert_source(timer, move |deadline, _, sink: &mut Sink| {
+        if sink.elapsed.is_some() {
+            return TimeoutAction::Drop; // The batch is complete.
+        }
         let due = sink.last_heard + timeout;
         if due > deadline {
             return TimeoutAction::ToInstant(due);
