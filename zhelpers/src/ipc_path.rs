@@ -1,5 +1,6 @@
-//! Binding an IPC socket safely, for the servers whose default endpoint is
-//! a path (Wayne's World, Passing JSON, the Eventloop echo): not their
+//! Binding an IPC socket safely: every bind [`check`]s its path, and the
+//! servers whose default endpoint is a path (Wayne's World, Passing JSON,
+//! the Eventloop echo) also remove their socket file on exit. Not their
 //! lesson, so out of their `main`.
 
 use std::fs;
@@ -42,15 +43,13 @@ pub fn check(endpoint: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// As [`crate::bind`], for an endpoint that may be an IPC path: [`check`]s
-/// it first, and returns the socket file to remove when the server exits
-/// (keep it until then).
+/// As [`crate::bind`] (which [`check`]s the path), and returns the socket
+/// file to remove when the server exits (keep it until then).
 ///
 /// # Errors
 ///
-/// As [`check`] and [`crate::bind`].
+/// As [`crate::bind`].
 pub fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<Option<SocketFile>, String> {
-    check(endpoint)?;
     let bound = crate::bind(socket, endpoint)?;
     Ok(SocketFile::of(&bound))
 }

@@ -109,10 +109,14 @@ pub fn bind(socket: &zmq::Socket, endpoint: &str) -> Result<String, String> {
 /// which says where it listens only once all are bound, so that one that
 /// cannot bind them all says only that.
 ///
+/// An IPC path is [`ipc_path::check`]ed first: libzmq would delete a file
+/// that is not a socket, or take the path from a server still running.
+///
 /// # Errors
 ///
-/// As [`bind`].
+/// As [`bind`], and as [`ipc_path::check`].
 pub fn bind_quietly(socket: &zmq::Socket, endpoint: &str) -> Result<String, String> {
+    ipc_path::check(endpoint)?;
     let failed = |error| format!("bind {endpoint}: {error}");
     retry_interrupted(|| socket.bind(endpoint)).map_err(failed)?;
     let bound = socket
