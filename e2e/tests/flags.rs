@@ -111,3 +111,49 @@ fn every_program_refuses_an_unknown_flag_with_status_2() {
         Process::start(&program, &["--no-such-flag"]).assert_usage_error("--no-such-flag");
     }
 }
+
+#[test]
+fn a_closed_stdout_stops_a_program_quietly() {
+    // `json-client | head -1`: the client's next line meets a closed pipe.
+    // It stops as a C program killed by SIGPIPE, without a panic.
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    let server = Process::start(
+        "json-server",
+        &["--bind", e2e::ANY_PORT, "--interval-ms", "20"],
+    );
+    let mut client = Command::new(e2e::program("json-client"))
+        .args(["--connect", &server.endpoint()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start json-client");
+    let mut first = String::new();
+    BufReader::new(client.stdout.take().expect("its stdout"))
+        .read_line(&mut first)
+        .expect("read a line");
+    assert_eq!(first, "200 :: hello world\n");
+    // The reader is dropped: the pipe is closed.
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = client.try_wait().expect("wait for json-client") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = client.kill();
+            panic!("json-client went on printing into a closed pipe");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut stderr = String::new();
+    client
+        .stderr
+        .take()
+        .expect("its stderr")
+        .read_to_string(&mut stderr)
+        .expect("read its stderr");
+    assert_eq!(status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -42,7 +42,18 @@ pub const MAX_MESSAGE_BYTES: i64 = 1 << 20;
 /// Runs a program and reports its error as one plain line on stderr,
 /// `error: bind nonsense: Invalid argument`, with exit status 1. (A `main`
 /// that returned the error itself would print it Debug-quoted.)
+///
+/// A program whose output is closed (`json-client | head -1`) stops
+/// quietly with status 141, as a C program killed by SIGPIPE is reported.
+/// (Rust ignores SIGPIPE, so `println!` panics on a closed pipe instead.)
 pub fn main(program: impl FnOnce() -> Result<(), Box<dyn Error>>) -> ExitCode {
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |panic| {
+        if is_broken_pipe(panic) {
+            std::process::exit(141);
+        }
+        report(panic);
+    }));
     match program() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -50,6 +61,19 @@ pub fn main(program: impl FnOnce() -> Result<(), Box<dyn Error>>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether a panic is `println!`'s on a closed stdout (or `eprintln!`'s on
+/// a closed stderr): std's message, "failed printing to stdout: Broken
+/// pipe (os error 32)".
+fn is_broken_pipe(panic: &std::panic::PanicHookInfo<'_>) -> bool {
+    let payload = panic.payload();
+    let message = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    message.starts_with("failed printing to std") && message.contains("Broken pipe")
 }
 
 /// The version a program reports for `--version`: its own and libzmq's,
