@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 
+mod own_socket;
+
 use e2e::{
     A_MINUTE, ANY_PORT, DEADLINE, IpcEndpoint, Output, PROMPT, Process, STOP, Stream, taskvent,
 };
@@ -447,4 +449,34 @@ fn sigint_stops_a_worker_mid_task_every_time() {
         wait_for_stdout(&worker, "60000.");
         worker.assert_stops("INT", &format!("attempt {attempt}"));
     }
+}
+
+#[test]
+fn a_worker_holds_a_bounded_number_of_tasks_from_a_flooding_ventilator() {
+    // Tasks of a minute each, sent as fast as the worker takes them: it
+    // starts one and keeps a few waiting; the rest must wait in ZeroMQ,
+    // then in the kernel's socket buffers, and then in the ventilator,
+    // whose sends then time out. A worker that read them all into memory
+    // would take every one. Each task is a C string padded to a kilobyte,
+    // as the guide's C++ ventilator pads its own, so that a few megabytes
+    // of socket buffers cannot hold them all.
+    const SENDS: usize = 100_000;
+    let mut task = format!("{A_MINUTE}\0").into_bytes();
+    task.resize(1024, 0);
+    let context = zmq::Context::new();
+    let (tasks, endpoint) = own_socket::bind(&context, zmq::PUSH);
+    tasks.set_sndtimeo(2000).unwrap();
+    let (_sink, sink_endpoint) = own_socket::bind(&context, zmq::PULL);
+    let worker = worker(&endpoint, &sink_endpoint);
+    let mut sent = 0;
+    while sent < SENDS && tasks.send(&task, 0).is_ok() {
+        sent += 1;
+    }
+    assert!(sent < SENDS, "the worker took all {SENDS} tasks");
+    // It has started the first, and printed it (without a newline).
+    let started = format!("{A_MINUTE}.");
+    worker.wait_until("the first task", DEADLINE, |output| {
+        output.stdout.contains(&started).then_some(())
+    });
+    eprintln!("the worker took {sent} tasks before the ventilator had to wait");
 }

@@ -61,6 +61,12 @@ struct Args {
     control: Option<String>,
 }
 
+/// The most tasks the worker takes and holds unstarted. Beyond it, it
+/// stops reading, and the tasks wait in ZeroMQ, up to its high-water mark,
+/// and then in the ventilator, as they would for the guide's blocking
+/// worker: a ventilator that floods cannot make it hold more.
+const MAX_WAITING: usize = 100;
+
 /// What the loop's callbacks share.
 struct Worker {
     /// Workloads received and not started yet, in arrival order.
@@ -68,6 +74,11 @@ struct Worker {
     /// Whether a task is in progress (its timer is running).
     busy: bool,
     results: Sender,
+    /// The task socket's, to stop and start reading it.
+    tasks: Sender,
+    /// For the tasks' timers. Here, not in a callback: a handle a source
+    /// holds would keep the loop, and its sockets, alive for ever.
+    timers: LoopHandle<'static, Worker>,
 }
 
 fn main() -> ExitCode {
@@ -104,10 +115,13 @@ fn main() -> ExitCode {
         zhelpers::connect(&sender, &sink)?;
         let sender = ZmqSource::new(sender)?;
 
+        let receiver = ZmqSource::new(receiver)?;
         let mut worker = Worker {
             waiting: VecDeque::new(),
             busy: false,
             results: sender.sender(),
+            tasks: receiver.sender(),
+            timers: event_loop.handle(),
         };
         let handle = event_loop.handle();
         handle.insert_source(sender, |event, _, _| {
@@ -123,14 +137,16 @@ fn main() -> ExitCode {
                 other => eprintln!("warning: control socket: {other:?}"),
             })?;
         }
-        let timers = handle.clone();
-        handle.insert_source(ZmqSource::new(receiver)?, move |event, _, worker| {
+        handle.insert_source(receiver, |event, _, worker| {
             let Event::Message(task) = event else {
                 return eprintln!("warning: {event:?}");
             };
             worker.waiting.push_back(workload::read(&task));
+            if worker.waiting.len() >= MAX_WAITING {
+                worker.tasks.pause_receiving();
+            }
             if !worker.busy {
-                start_work(&timers, worker);
+                start_work(worker);
             }
         })?;
 
@@ -141,32 +157,44 @@ fn main() -> ExitCode {
 
 /// Starts the first waiting task, now, on a timer that goes on to the tasks
 /// queued behind it.
-fn start_work(timers: &LoopHandle<'_, Worker>, worker: &mut Worker) {
-    let Some(workload) = worker.waiting.pop_front() else {
+fn start_work(worker: &mut Worker) {
+    let Some(workload) = next_task(worker) else {
         return;
     };
     workload::show(workload);
     // Do the work: the timer's event is the deadline it was set for, not
     // the time it fired, and the next deadline counts from it.
     let timer = Timer::from_duration(Duration::from_millis(workload));
-    let inserted = timers.insert_source(timer, |deadline: Instant, _, worker: &mut Worker| {
-        // Send results to sink
-        if let Err(e) = worker.results.try_send("") {
-            eprintln!("warning: result not sent: {e}");
-        }
-        match worker.waiting.pop_front() {
-            Some(workload) => {
-                workload::show(workload);
-                TimeoutAction::ToInstant(deadline + Duration::from_millis(workload))
-            }
-            None => {
-                worker.busy = false;
-                TimeoutAction::Drop
-            }
-        }
-    });
+    let inserted =
+        worker
+            .timers
+            .insert_source(timer, |deadline: Instant, _, worker: &mut Worker| {
+                // Send results to sink
+                if let Err(e) = worker.results.try_send("") {
+                    eprintln!("warning: result not sent: {e}");
+                }
+                match next_task(worker) {
+                    Some(workload) => {
+                        workload::show(workload);
+                        TimeoutAction::ToInstant(deadline + Duration::from_millis(workload))
+                    }
+                    None => {
+                        worker.busy = false;
+                        TimeoutAction::Drop
+                    }
+                }
+            });
     match inserted {
         Ok(_) => worker.busy = true,
         Err(e) => eprintln!("warning: cannot start the task's timer: {e}"),
     }
+}
+
+/// The next waiting task; there is room for more once it leaves the queue.
+fn next_task(worker: &mut Worker) -> Option<u64> {
+    let workload = worker.waiting.pop_front()?;
+    if worker.waiting.len() + 1 == MAX_WAITING {
+        worker.tasks.resume_receiving();
+    }
+    Some(workload)
 }
