@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use calloop::{EventSource, Poll, PostAction, Readiness, Token, TokenFactory};
 
+use crate::socket::Core;
 use crate::{Error, Event, SocketHandle, ZmqSource};
 
 /// What happened to a monitored socket's connections, as libzmq's socket
@@ -143,25 +144,20 @@ pub struct Monitor {
     events: ZmqSource,
     /// Tells the monitored socket that it has a monitor.
     _monitoring: std::rc::Rc<()>,
+    /// The monitored socket, to end the monitor with, while it lives.
+    socket: std::rc::Weak<Core>,
 }
 
 impl Monitor {
-    pub(crate) fn new(
-        context: &zmq::Context,
-        socket: &zmq::Socket,
-        monitoring: &std::rc::Rc<()>,
-    ) -> Result<Monitor, Error> {
+    pub(crate) fn new(context: &zmq::Context, core: &std::rc::Rc<Core>) -> Result<Monitor, Error> {
+        let monitoring = &core.monitoring;
         if std::rc::Rc::strong_count(monitoring) > 1 {
             return Err(Error::MonitorInUse);
         }
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let endpoint = format!(
-            "inproc://zsource-monitor-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let endpoint = fresh_endpoint();
         let all = zmq::SocketEvent::ALL.to_raw().into();
-        crate::retry_interrupted(|| socket.monitor(&endpoint, all))
+        core.touch();
+        crate::retry_interrupted(|| core.socket.monitor(&endpoint, all))
             .map_err(Error::zmq("start the socket monitor"))?;
         let events = context
             .socket(zmq::PAIR)
@@ -171,7 +167,40 @@ impl Monitor {
         Ok(Monitor {
             events: ZmqSource::new(events)?,
             _monitoring: std::rc::Rc::clone(monitoring),
+            socket: std::rc::Rc::downgrade(core),
         })
+    }
+}
+
+/// An `inproc://` name no other monitor has.
+fn fresh_endpoint() -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "inproc://zsource-monitor-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// libzmq sends each monitor event, and the "monitor stopped" that ends a
+/// monitor, with a blocking send to a socket that waits for its peer: once
+/// this end is closed, the next event would block the thread that sends it
+/// (an I/O thread, or the next `monitor()`) for ever. So the monitor is
+/// ended while this end still listens, drained first so that the "monitor
+/// stopped" finds room; a monitor of no events takes its place, which
+/// never sends anything.
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let Some(core) = self.socket.upgrade() else {
+            return; // The socket is gone, and its monitor with it.
+        };
+        {
+            let events = self.events.socket();
+            while events.recv_msg(zmq::DONTWAIT).is_ok() {}
+        }
+        core.touch();
+        // Nothing to be done if it fails: the context is ending.
+        let _ = crate::retry_interrupted(|| core.socket.monitor(&fresh_endpoint(), 0));
     }
 }
 

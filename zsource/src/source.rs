@@ -298,7 +298,7 @@ impl ZmqSource {
     /// [`Error::Zmq`] if libzmq refuses the monitor, or its socket cannot be
     /// made or connected.
     pub fn monitor(&self, context: &zmq::Context) -> Result<Monitor, Error> {
-        Monitor::new(context, &self.socket(), &self.core.monitoring)
+        Monitor::new(context, &self.core)
     }
 
     /// Delivers the queued messages to ZeroMQ, waiting up to `timeout` for
