@@ -5,8 +5,12 @@
 //! programs are found in the workspace, so a new one cannot be missed.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
 
-use e2e::{DEADLINE, Process, workspace_root};
+use e2e::{ANY_PORT, DEADLINE, Process, program, signal_pid, workspace_root};
 
 /// Every program in the workspace: each package's `src/main.rs`, named
 /// after its package, and each of its `src/bin/*.rs`.
@@ -116,15 +120,8 @@ fn every_program_refuses_an_unknown_flag_with_status_2() {
 fn a_closed_stdout_stops_a_program_quietly() {
     // `json-client | head -1`: the client's next line meets a closed pipe.
     // It stops as a C program killed by SIGPIPE, without a panic.
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    let server = Process::start(
-        "json-server",
-        &["--bind", e2e::ANY_PORT, "--interval-ms", "20"],
-    );
-    let mut client = Command::new(e2e::program("json-client"))
+    let server = Process::start("json-server", &["--bind", ANY_PORT, "--interval-ms", "20"]);
+    let mut client = Command::new(program("json-client"))
         .args(["--connect", &server.endpoint()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -135,25 +132,19 @@ fn a_closed_stdout_stops_a_program_quietly() {
         .read_line(&mut first)
         .expect("read a line");
     assert_eq!(first, "200 :: hello world\n");
-    // The reader is dropped: the pipe is closed.
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = client.try_wait().expect("wait for json-client") {
-            break status;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = client.kill();
-            panic!("json-client went on printing into a closed pipe");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    // The reader is dropped: the pipe is closed. The client's exit is
+    // waited for on a thread, so that the wait has a deadline.
+    let pid = client.id();
+    let (exited, exit) = mpsc::channel();
+    thread::spawn(move || {
+        let output = client.wait_with_output().expect("wait for json-client");
+        let _ = exited.send(output);
+    });
+    let Ok(output) = exit.recv_timeout(DEADLINE) else {
+        signal_pid(pid, "KILL");
+        panic!("json-client went on printing into a closed pipe");
     };
-    let mut stderr = String::new();
-    client
-        .stderr
-        .take()
-        .expect("its stderr")
-        .read_to_string(&mut stderr)
-        .expect("read its stderr");
-    assert_eq!(status.code(), Some(141), "{stderr}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

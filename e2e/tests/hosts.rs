@@ -284,6 +284,9 @@ fn the_pipeline_runs_across_hosts_and_leaves_nothing_behind() {
     let Some(output) = run_demo(
         "the_pipeline_runs_across_hosts_and_leaves_nothing_behind",
         &["--hosts", "3", "--tasks", "10", "pipeline"],
+        // The guide's ports, as on real hosts: each run's namespaces are
+        // its own, so no other program can be listening there (see the
+        // header), which is what a test binding 127.0.0.1:* guards against.
         &[
             "host 1: tasksink --bind 'tcp://*:5558' --tasks 10 --control 'tcp://*:5559'\n",
             "host 1: taskvent --bind 'tcp://*:5557' --sink tcp://localhost:5558 --tasks 10 --workers 2",
