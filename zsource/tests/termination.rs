@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use calloop::EventLoop;
+use calloop::{EventLoop, RegistrationToken};
 use common::{Transport, bind};
 use zsource::{Event, Multipart, SendError, ZmqSource};
 
@@ -38,6 +38,33 @@ fn run_for(
     true
 }
 
+/// Puts the source in the loop with a callback that notes its failures.
+fn note_failures(event_loop: &mut EventLoop<Seen>, source: ZmqSource) -> RegistrationToken {
+    event_loop
+        .handle()
+        .insert_source(source, |event, _, seen: &mut Seen| {
+            if let Event::Failed(error) = event {
+                seen.failures.push(error.to_string());
+            }
+        })
+        .unwrap()
+}
+
+/// A few turns of the loop, so that the sources are registered and idle.
+fn settle(event_loop: &mut EventLoop<Seen>, seen: &mut Seen) {
+    for _ in 0..3 {
+        event_loop.dispatch(Duration::ZERO, seen).unwrap();
+    }
+}
+
+/// Terminates the context on a thread of its own: `zmq_ctx_term` waits
+/// until every socket of the context is closed.
+fn terminate(context: zmq::Context) -> JoinHandle<Result<(), zmq::Error>> {
+    let mut terminating = context.clone();
+    drop(context);
+    thread::spawn(move || terminating.destroy())
+}
+
 #[test]
 fn terminated_context_reaches_an_idle_sending_source() {
     let mut problems = Vec::new();
@@ -48,21 +75,10 @@ fn terminated_context_reaches_an_idle_sending_source() {
         let source = ZmqSource::new(socket).unwrap();
         let sender = source.sender();
         let mut event_loop: EventLoop<Seen> = EventLoop::try_new().unwrap();
-        let token = event_loop
-            .handle()
-            .insert_source(source, |event, _, seen: &mut Seen| {
-                if let Event::Failed(error) = event {
-                    seen.failures.push(error.to_string());
-                }
-            })
-            .unwrap();
+        let token = note_failures(&mut event_loop, source);
         let mut seen = Seen::default();
-        for _ in 0..3 {
-            event_loop.dispatch(Duration::ZERO, &mut seen).unwrap();
-        }
-        let mut terminating = context.clone();
-        drop(context);
-        let terminator = thread::spawn(move || terminating.destroy());
+        settle(&mut event_loop, &mut seen);
+        let terminator = terminate(context);
         let failed = run_for(&mut event_loop, &mut seen, Duration::from_secs(3), |s| {
             !s.failures.is_empty()
         });
@@ -92,18 +108,9 @@ fn blocked_sender_wakes_when_the_context_goes() {
     sender.try_send("one").unwrap();
     sender.try_send("two").unwrap();
     let mut event_loop: EventLoop<Seen> = EventLoop::try_new().unwrap();
-    event_loop
-        .handle()
-        .insert_source(source, |event, _, seen: &mut Seen| {
-            if let Event::Failed(error) = event {
-                seen.failures.push(error.to_string());
-            }
-        })
-        .unwrap();
+    note_failures(&mut event_loop, source);
     let mut seen = Seen::default();
-    for _ in 0..3 {
-        event_loop.dispatch(Duration::ZERO, &mut seen).unwrap();
-    }
+    settle(&mut event_loop, &mut seen);
     let (tx, rx) = std::sync::mpsc::channel();
     let blocked = thread::spawn(move || {
         let outcome = sender.send("three");
@@ -111,9 +118,7 @@ fn blocked_sender_wakes_when_the_context_goes() {
             .unwrap();
     });
     thread::sleep(Duration::from_millis(100));
-    let mut terminating = context.clone();
-    drop(context);
-    let terminator = thread::spawn(move || terminating.destroy());
+    let terminator = terminate(context);
     let failed = run_for(&mut event_loop, &mut seen, Duration::from_secs(5), |s| {
         !s.failures.is_empty()
     });
@@ -144,12 +149,8 @@ fn messages_queued_at_failure_can_be_taken_back() {
         })
         .unwrap();
     let mut seen = Seen::default();
-    for _ in 0..3 {
-        event_loop.dispatch(Duration::ZERO, &mut seen).unwrap();
-    }
-    let mut terminating = context.clone();
-    drop(context);
-    let terminator = thread::spawn(move || terminating.destroy());
+    settle(&mut event_loop, &mut seen);
+    let terminator = terminate(context);
     assert!(run_for(
         &mut event_loop,
         &mut seen,
@@ -172,25 +173,14 @@ fn source_and_its_monitor_both_leave_on_termination() {
     let monitor = source.monitor(&context).unwrap();
     bind(&source.socket(), Transport::Tcp);
     let mut event_loop: EventLoop<Seen> = EventLoop::try_new().unwrap();
-    event_loop
-        .handle()
-        .insert_source(source, |event, _, seen: &mut Seen| {
-            if let Event::Failed(error) = event {
-                seen.failures.push(error.to_string());
-            }
-        })
-        .unwrap();
+    note_failures(&mut event_loop, source);
     event_loop
         .handle()
         .insert_source(monitor, |_, _, seen: &mut Seen| seen.monitor_events += 1)
         .unwrap();
     let mut seen = Seen::default();
-    for _ in 0..3 {
-        event_loop.dispatch(Duration::ZERO, &mut seen).unwrap();
-    }
-    let mut terminating = context.clone();
-    drop(context);
-    let terminator = thread::spawn(move || terminating.destroy());
+    settle(&mut event_loop, &mut seen);
+    let terminator = terminate(context);
     let deadline = Instant::now() + Duration::from_secs(5);
     while !terminator.is_finished() {
         assert!(
